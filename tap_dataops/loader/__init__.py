@@ -1,0 +1,1 @@
+"""target-dataops-duckdb: the bundled Singer loader into DuckDB."""

@@ -1,0 +1,1 @@
+"""A DataOps.live REST API simulator for tests, benchmarks and the demo."""
