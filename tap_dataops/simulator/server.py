@@ -651,6 +651,11 @@ class Simulator:
                 pass
         self._thread.join(timeout=5)
 
+    def warm(self) -> Simulator:
+        """Pre-build the cached JSON of every project, so a benchmark measures warm serving."""
+        self.tenant.warm()
+        return self
+
     def __enter__(self) -> Simulator:
         return self.start()
 
@@ -682,7 +687,11 @@ class Simulator:
         self.faults.inject(kind, count, path_prefix, retry_after)
 
     def after_requests(self, n: int, fn) -> None:
-        """Call ``fn(tenant)`` once, right after the n-th request from now has been served."""
+        """Call ``fn(tenant)`` once, right after the n-th request from now has been answered.
+
+        The hook runs after that request's answer is computed and before it is sent, so the n-th
+        answer shows the old state and every later request the new one.
+        """
         with self._lock:
             self._hooks.append([int(n), fn])
 
@@ -777,8 +786,9 @@ class Simulator:
         delay = self.latency + (self._latency_rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
         if delay > 0:
             time.sleep(delay)
-        self._write(handler, status, headers, body, ctype, head=method == "HEAD")
+        # logged (and hooks run) before the answer leaves, so a client that has its answer sees both
         self._served(ServedRequest(method, path, q.for_log(), status, kind, fault_name, started, time.time()))
+        self._write(handler, status, headers, body, ctype, head=method == "HEAD")
 
     @staticmethod
     def _write(handler: _Handler, status, headers, body, ctype, head=False) -> None:

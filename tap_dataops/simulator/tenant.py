@@ -135,6 +135,120 @@ ACCESS_LEVELS = (10, 20, 30, 40, 50)
 ACCESS_WEIGHTS = (10, 15, 45, 20, 10)
 
 
+# Project settings every simulated project shares: encoded once, appended to each project's JSON.
+PROJECT_SETTINGS = {
+    "packages_enabled": True,
+    "resolve_outdated_diff_discussions": False,
+    "repository_object_format": "sha1",
+    "issues_enabled": True,
+    "merge_requests_enabled": True,
+    "wiki_enabled": True,
+    "snippets_enabled": True,
+    "container_registry_enabled": True,
+    "service_desk_enabled": False,
+    "service_desk_address": None,
+    "can_create_merge_request_in": True,
+    "issues_access_level": "enabled",
+    "repository_access_level": "enabled",
+    "merge_requests_access_level": "enabled",
+    "forking_access_level": "enabled",
+    "wiki_access_level": "enabled",
+    "snippets_access_level": "enabled",
+    "analytics_access_level": "enabled",
+    "container_registry_access_level": "enabled",
+    "security_and_compliance_access_level": "private",
+    "releases_access_level": "enabled",
+    "environments_access_level": "enabled",
+    "feature_flags_access_level": "enabled",
+    "infrastructure_access_level": "enabled",
+    "monitor_access_level": "enabled",
+    "model_experiments_access_level": "enabled",
+    "model_registry_access_level": "enabled",
+    "emails_disabled": False,
+    "emails_enabled": True,
+    "shared_runners_enabled": True,
+    "lfs_enabled": True,
+    "import_url": None,
+    "import_type": None,
+    "import_status": "none",
+    "import_error": None,
+    "ci_default_git_depth": 20,
+    "ci_delete_pipelines_in_seconds": None,
+    "ci_forward_deployment_enabled": True,
+    "ci_forward_deployment_rollback_allowed": True,
+    "ci_separated_caches": True,
+    "ci_allow_fork_pipelines_to_run_in_parent_project": True,
+    "ci_id_token_sub_claim_components": ["project_path", "ref_type", "ref"],
+    "build_git_strategy": "fetch",
+    "keep_latest_artifact": True,
+    "restrict_user_defined_variables": False,
+    "ci_pipeline_variables_minimum_override_role": "developer",
+    "runner_token_expiration_interval": None,
+    "group_runners_enabled": True,
+    "auto_cancel_pending_pipelines": "enabled",
+    "auto_devops_enabled": False,
+    "auto_devops_deploy_strategy": "continuous",
+    "ci_push_repository_for_job_token_allowed": False,
+    "public_jobs": True,
+    "shared_with_groups": [],
+    "allow_merge_on_skipped_pipeline": None,
+    "request_access_enabled": True,
+    "only_allow_merge_if_all_discussions_are_resolved": False,
+    "remove_source_branch_after_merge": True,
+    "printing_merge_request_link_enabled": True,
+    "squash_option": "default_off",
+    "enforce_auth_checks_on_uploads": True,
+    "suggestion_commit_message": None,
+    "merge_commit_template": None,
+    "squash_commit_template": None,
+    "issue_branch_template": None,
+    "warn_about_potentially_unwanted_characters": True,
+    "autoclose_referenced_issues": True,
+    "max_artifacts_size": None,
+    "marked_for_deletion_at": None,
+    "marked_for_deletion_on": None,
+    "package_registry_access_level": "enabled",
+    "requirements_access_level": "enabled",
+    "operations_access_level": "enabled",
+    "show_diff_preview_in_email": True,
+    "mr_default_target_self": False,
+    "ci_restrict_pipeline_cancellation_role": "developer",
+    "ci_display_pipeline_variables": False,
+    "protect_merge_request_pipelines": False,
+    "runners_token": None,
+    "resource_group_default_process_mode": "unordered",
+    "repository_storage": "default",
+    "only_allow_merge_if_all_status_checks_passed": False,
+    "merge_request_title_regex": None,
+    "merge_request_title_regex_description": None,
+    "mr_default_title_template": None,
+    "mirror": False,
+    "mirror_user_id": None,
+    "mirror_trigger_builds": False,
+    "only_mirror_protected_branches": None,
+    "mirror_overwrites_diverged_branches": None,
+    "external_authorization_classification_label": "",
+    "requirements_enabled": True,
+    "security_and_compliance_enabled": True,
+    "pre_receive_secret_detection_enabled": False,
+    "issues_template": None,
+    "merge_requests_template": None,
+    "merge_pipelines_enabled": False,
+    "merge_trains_enabled": False,
+    "merge_trains_skip_train_allowed": False,
+    "max_pipelines_per_merge_train": 20,
+    "allow_pipeline_trigger_approve_deployment": False,
+    "prevent_merge_without_jira_issue": False,
+    "duo_remote_flows_enabled": False,
+    "duo_foundational_flows_enabled": False,
+    "duo_sast_fp_detection_enabled": False,
+    "duo_sast_vr_workflow_enabled": False,
+    "web_based_commit_signing_enabled": False,
+    "spp_repository_pipeline_access": False,
+}
+_PROJECT_SETTINGS_JSON = _dumps(PROJECT_SETTINGS).encode()[1:-1]
+
+
 def slug(text: str) -> str:
     out = []
     for ch in text.lower():
@@ -449,6 +563,8 @@ class Tenant:
         for i, created in enumerate(created_times):
             pid += rng.randint(1, 5)
             self._add_project(rng, pid, created, None, i in ci_disabled, i in not_found)
+        # the oldest team projects are the ones personal projects get forked from
+        self._fork_pool = [p.id for p in list(self.projects.values())[:64] if p.namespace.kind == "group"]
 
     def _add_project(self, rng, pid, created, last_activity, ci_disabled, not_found) -> Project:
         anchor = self.anchor_ms
@@ -617,9 +733,14 @@ class Tenant:
                 full = self.project_json(p, "full")
                 data = full[:-1] + b',"statistics":' + _dumps(self._project_statistics(p)).encode() + b"}"
             else:
-                data = _dumps(self._project_full(p)).encode()
+                data = _dumps(self._project_full(p)).encode()[:-1] + b"," + _PROJECT_SETTINGS_JSON + b"}"
             p._json[variant] = data
             return data
+
+    def warm(self) -> None:
+        """Build every project's JSON now (it is otherwise built on first use, ~70 µs a project)."""
+        for p in list(self.projects.values()):
+            self.project_json(p, "statistics")
 
     def project_record(self, p: Project, variant: str = "statistics") -> dict:
         return json.loads(self.project_json(p, variant))
@@ -634,6 +755,7 @@ class Tenant:
 
     def _project_simple(self, p: Project) -> dict:
         pwn = p.path_with_namespace
+        popularity = (p.id * 2654435761 >> 7) % 40  # cheap, deterministic per project
         return {
             "id": p.id, "description": p.description or None, "name": p.name,
             "name_with_namespace": p.name_with_namespace, "path": p.path, "path_with_namespace": pwn,
@@ -642,9 +764,9 @@ class Tenant:
             "ssh_url_to_repo": f"git@app.dataops.live:{pwn}.git",
             "http_url_to_repo": f"{WEB}/{pwn}.git", "web_url": p.web_url,
             "readme_url": None if p.empty_repo else f"{WEB}/{pwn}/-/blob/{p.default_branch}/README.md",
-            "forks_count": self._rng(5, p.id).choice((0, 0, 0, 0, 1, 2)),
+            "forks_count": (0, 0, 0, 0, 1, 2)[popularity % 6],
             "avatar_url": None,
-            "star_count": self._rng(6, p.id).choice((0, 0, 0, 1, 1, 2, 3, 5)),
+            "star_count": (0, 0, 0, 1, 1, 2, 3, 5)[popularity % 8],
             "last_activity_at": iso(p.last_activity_ms),
             "namespace": self._namespace_ref(p.namespace),
         }
@@ -663,84 +785,31 @@ class Tenant:
                 "repo_branches": f"{api}/repository/branches", "labels": f"{api}/labels",
                 "events": f"{api}/events", "members": f"{api}/members", "cluster_agents": f"{api}/cluster_agents",
             },
-            "packages_enabled": True, "empty_repo": p.empty_repo, "archived": p.archived,
+            "empty_repo": p.empty_repo,
+            "archived": p.archived,
             "visibility": p.visibility,
-            "resolve_outdated_diff_discussions": False,
             "container_expiration_policy": {
                 "cadence": "1d", "enabled": False, "keep_n": 10, "older_than": "90d",
                 "name_regex": ".*", "name_regex_keep": None,
                 "next_run_at": iso(p.created_ms + DAY_MS),
             },
-            "repository_object_format": "sha1",
-            "issues_enabled": True, "merge_requests_enabled": True, "wiki_enabled": True,
-            "jobs_enabled": not p.ci_disabled, "snippets_enabled": True, "container_registry_enabled": True,
-            "service_desk_enabled": False, "service_desk_address": None,
-            "can_create_merge_request_in": True,
-            "issues_access_level": "enabled", "repository_access_level": "enabled",
-            "merge_requests_access_level": "enabled", "forking_access_level": "enabled",
-            "wiki_access_level": "enabled", "builds_access_level": builds,
-            "snippets_access_level": "enabled", "pages_access_level": private_or_enabled,
-            "analytics_access_level": "enabled", "container_registry_access_level": "enabled",
-            "security_and_compliance_access_level": "private", "releases_access_level": "enabled",
-            "environments_access_level": "enabled", "feature_flags_access_level": "enabled",
-            "infrastructure_access_level": "enabled", "monitor_access_level": "enabled",
-            "model_experiments_access_level": "enabled", "model_registry_access_level": "enabled",
-            "emails_disabled": False, "emails_enabled": True,
-            "shared_runners_enabled": True, "lfs_enabled": True,
-            "creator_id": p.creator_id, "import_url": None, "import_type": None,
-            "import_status": "none", "import_error": None,
+            "jobs_enabled": not p.ci_disabled,
+            "builds_access_level": builds,
+            "pages_access_level": private_or_enabled,
+            "creator_id": p.creator_id,
             "open_issues_count": rng.choice((0, 0, 1, 2, 3, 5, 8, 13)),
             "description_html": f"<p data-sourcepos=\"1:1-1:{len(p.description)}\" dir=\"auto\">{p.description}</p>"
             if p.description else "",
             "updated_at": iso(p.updated_ms),
-            "ci_default_git_depth": 20, "ci_delete_pipelines_in_seconds": None,
-            "ci_forward_deployment_enabled": True, "ci_forward_deployment_rollback_allowed": True,
             "ci_job_token_scope_enabled": rng.random() < 0.5,
-            "ci_separated_caches": True, "ci_allow_fork_pipelines_to_run_in_parent_project": True,
-            "ci_id_token_sub_claim_components": ["project_path", "ref_type", "ref"],
-            "build_git_strategy": "fetch", "keep_latest_artifact": True,
-            "restrict_user_defined_variables": False, "ci_pipeline_variables_minimum_override_role": "developer",
-            "runner_token_expiration_interval": None, "group_runners_enabled": True,
-            "auto_cancel_pending_pipelines": "enabled", "build_timeout": rng.choice((3600, 3600, 7200, 10800)),
-            "auto_devops_enabled": False, "auto_devops_deploy_strategy": "continuous",
-            "ci_push_repository_for_job_token_allowed": False,
+            "build_timeout": rng.choice((3600, 3600, 7200, 10800)),
             "ci_config_path": rng.choice(("", "", "full-ci.yml", "pipelines/includes/full-ci.yml")),
-            "public_jobs": True, "shared_with_groups": [],
             "only_allow_merge_if_pipeline_succeeds": rng.random() < 0.3,
-            "allow_merge_on_skipped_pipeline": None, "request_access_enabled": True,
-            "only_allow_merge_if_all_discussions_are_resolved": False,
-            "remove_source_branch_after_merge": True, "printing_merge_request_link_enabled": True,
             "merge_method": rng.choice(("merge", "merge", "rebase_merge", "ff")),
-            "squash_option": "default_off", "enforce_auth_checks_on_uploads": True,
-            "suggestion_commit_message": None, "merge_commit_template": None,
-            "squash_commit_template": None, "issue_branch_template": None,
-            "warn_about_potentially_unwanted_characters": True,
-            "autoclose_referenced_issues": True,
-            "max_artifacts_size": None,
-            "marked_for_deletion_at": None, "marked_for_deletion_on": None,
-            "package_registry_access_level": "enabled", "requirements_access_level": "enabled",
-            "operations_access_level": "enabled", "show_diff_preview_in_email": True,
-            "mr_default_target_self": False, "ci_restrict_pipeline_cancellation_role": "developer",
-            "ci_display_pipeline_variables": False, "protect_merge_request_pipelines": False,
-            "runners_token": None, "resource_group_default_process_mode": "unordered",
             "build_coverage_regex": r"/^TOTAL.+?(\d+\%)$/" if rng.random() < 0.3 else None,
-            "repository_storage": "default",
-            "only_allow_merge_if_all_status_checks_passed": False,
-            "merge_request_title_regex": None, "merge_request_title_regex_description": None,
-            "mr_default_title_template": None, "approvals_before_merge": rng.choice((0, 0, 1, 2)),
-            "mirror": False, "mirror_user_id": None, "mirror_trigger_builds": False,
-            "only_mirror_protected_branches": None, "mirror_overwrites_diverged_branches": None,
-            "external_authorization_classification_label": "",
-            "requirements_enabled": True, "security_and_compliance_enabled": True,
-            "secret_push_protection_enabled": rng.random() < 0.2, "pre_receive_secret_detection_enabled": False,
+            "approvals_before_merge": rng.choice((0, 0, 1, 2)),
+            "secret_push_protection_enabled": rng.random() < 0.2,
             "compliance_frameworks": ["SOX"] if rng.random() < 0.1 else [],
-            "issues_template": None, "merge_requests_template": None,
-            "merge_pipelines_enabled": False, "merge_trains_enabled": False,
-            "merge_trains_skip_train_allowed": False, "max_pipelines_per_merge_train": 20,
-            "allow_pipeline_trigger_approve_deployment": False, "prevent_merge_without_jira_issue": False,
-            "duo_remote_flows_enabled": False, "duo_foundational_flows_enabled": False,
-            "duo_sast_fp_detection_enabled": False, "duo_sast_vr_workflow_enabled": False,
-            "web_based_commit_signing_enabled": False, "spp_repository_pipeline_access": False,
             "permissions": {
                 "project_access": None if p.namespace.kind == "group" else {"access_level": 50, "notification_level": 3},
                 "group_access": {"access_level": rng.choice((30, 40, 50)), "notification_level": 3}
@@ -771,7 +840,7 @@ class Tenant:
         rng = self._rng(13, p.id)
         if rng.random() >= 0.3:
             return None
-        older = [pid for pid in sorted(self.projects)[:64] if pid < p.id and self.projects[pid].namespace.kind == "group"]
+        older = [pid for pid in self._fork_pool if pid < p.id and pid in self.projects]
         return rng.choice(older) if older else None
 
     def _project_statistics(self, p: Project) -> dict:
