@@ -1,0 +1,333 @@
+"""The HTTP policy every request of a run goes through.
+
+One ``ApiClient`` per tap run owns: the request budget shared by every stream and thread,
+authentication headers, the wait the server asks for on 429, retries with exponential
+backoff and jitter for transient faults (bounded by a time budget), the parsing and
+checking of JSON bodies, and the one-line errors a user sees when it gives up.
+Tokens live only in request headers; nothing here ever formats them into text.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+import backoff
+import requests
+
+from tap_dataops.errors import AccessError, ApiError, AuthError, RateLimitTooLong
+
+LOGGER = logging.getLogger("tap-dataops")
+
+# The server's window is one minute; ours is a little longer so that network jitter
+# between our clock and the server's cannot push 601 requests into one of its windows.
+BUDGET_WINDOW_SECONDS = 61.0
+
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 524})
+
+
+class RequestBudget:
+    """At most ``limit`` request starts in any sliding ``window`` seconds, across all threads.
+
+    The server can also pause everyone (a 429, or ``RateLimit-Remaining`` running low):
+    ``pause_until`` holds back every caller of ``acquire`` until that moment.
+    """
+
+    def __init__(self, limit: int, window: float = BUDGET_WINDOW_SECONDS) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self.window = window
+        self._starts: collections.deque[float] = collections.deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> float:
+        """Block until a request may start; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._starts and self._starts[0] <= now - self.window:
+                    self._starts.popleft()
+                delay = self._paused_until - now
+                if len(self._starts) >= self.limit:
+                    delay = max(delay, self._starts[0] + self.window - now)
+                if delay <= 0:
+                    self._starts.append(now)
+                    self.waited_seconds += waited
+                    return waited
+            time.sleep(min(delay, 5.0))
+            waited += min(delay, 5.0)
+
+    def pause_until(self, monotonic_deadline: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, monotonic_deadline)
+
+
+class RequestStats:
+    """Counters a run reports at its end (and the benchmarks read)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.rate_limit_wait_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, **increments: float) -> None:
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+class RateLimited(Exception):
+    """A 429: the budget is paused for as long as the server asked; try the same request again."""
+
+
+class TransientFault(Exception):
+    """A failure worth retrying (5xx, reset, timeout, broken body)."""
+
+    def __init__(self, description: str, retry_after: float | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.retry_after = retry_after
+
+
+def endpoint_of(url: str) -> str:
+    """The path of a URL, for messages: never the query string or host credentials."""
+    return urlsplit(url).path or "/"
+
+
+def _seconds_from_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def server_wait_seconds(headers: t.Mapping[str, str]) -> float | None:
+    """How long the server asks us to wait: ``Retry-After``, else ``RateLimit-Reset``."""
+    wait = _seconds_from_retry_after(headers.get("Retry-After"))
+    if wait is not None:
+        return wait
+    reset = headers.get("RateLimit-Reset")
+    if reset and reset.strip().isdigit():
+        return max(0.0, int(reset) - time.time())
+    return None
+
+
+class ApiClient:
+    """Sends GET requests to DataOps.live under the run's budget and retry policy."""
+
+    def __init__(
+        self,
+        *,
+        auth_headers: dict[str, str],
+        token_setting: str,
+        requests_per_minute: int,
+        timeout: float,
+        user_agent: str,
+        retry_time_budget: float,
+        max_rate_limit_wait: float,
+        pool_size: int = 10,
+    ) -> None:
+        self.budget = RequestBudget(requests_per_minute)
+        self.stats = RequestStats()
+        self.timeout = timeout
+        self.retry_time_budget = retry_time_budget
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self._token_setting = token_setting
+        self._local = threading.local()
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json", **auth_headers}
+        self._pool_size = pool_size
+        # Slow down before the server says no: below this many requests left in its
+        # window we wait for the window to reset rather than spend the last ones.
+        self.low_water = max(2, min(20, requests_per_minute // 30))
+
+    @property
+    def session(self) -> requests.Session:
+        """One session per thread: requests.Session is not safe to share across threads."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers.update(self._headers)
+            self._local.session = session
+        return session
+
+    def get(self, url: str, params: t.Mapping[str, t.Any] | None = None) -> requests.Response:
+        """GET ``url``; return the response with its parsed JSON body in ``response.body``.
+
+        Waits out 429s as the server asks, retries transient faults with exponential
+        backoff and full jitter until ``retry_time_budget`` is spent, and raises a
+        one-line ``ApiError`` (or ``AuthError``/``AccessError``) otherwise.
+        """
+        endpoint = endpoint_of(url)
+        started = time.monotonic()
+        delays = backoff.expo(base=2, factor=0.5, max_value=30)
+        next(delays)  # backoff's generators yield 0 first
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._attempt(url, params, endpoint)
+            except RateLimited:
+                # Not a fault: waiting as long as the server asks is always right, and it
+                # does not spend the retry budget. The same request is sent again.
+                attempts -= 1
+                continue
+            except TransientFault as fault:
+                delay = backoff.full_jitter(next(delays))
+                if fault.retry_after is not None:
+                    delay = max(delay, fault.retry_after)
+                elapsed = time.monotonic() - started
+                if elapsed + delay > self.retry_time_budget:
+                    raise ApiError(
+                        f"GET {endpoint} failed after {attempts} attempts over {elapsed:.0f}s: "
+                        f"{fault.description}. DataOps.live may be unavailable; rerun later "
+                        f"(the run resumes from its last state) or raise retry_time_budget."
+                    ) from None
+                self.stats.add(retries=1)
+                LOGGER.warning(
+                    "GET %s: %s; retrying in %.1fs (attempt %d)", endpoint, fault.description, delay, attempts + 1
+                )
+                time.sleep(delay)
+
+    def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, endpoint: str) -> requests.Response:
+        self.budget.acquire()
+        self.stats.add(requests=1)
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
+        except requests.exceptions.Timeout:
+            raise TransientFault(f"no answer within request_timeout ({self.timeout:g}s)") from None
+        except requests.exceptions.SSLError as exc:
+            raise ApiError(
+                f"GET {endpoint}: TLS verification failed ({_first_line(exc)}); check api_url's "
+                f"host and its certificate (REQUESTS_CA_BUNDLE for a private CA)"
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransientFault(f"connection failed ({_connection_reason(exc)})") from None
+
+        self._observe_rate_limit(response.headers)
+        status = response.status_code
+        if status == 429:
+            self._wait_for_rate_limit(response, endpoint)
+            raise RateLimited
+        if status == 401:
+            raise AuthError(self._auth_message(response, endpoint), status=401)
+        if status in (403, 404):
+            raise AccessError(f"GET {endpoint} answered {status} {_api_message(response)}", status=status)
+        if status in TRANSIENT_STATUSES:
+            raise TransientFault(
+                f"server error {status} {_api_message(response)}",
+                retry_after=_seconds_from_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 300:
+            raise ApiError(
+                f"GET {endpoint} answered {status} {_api_message(response)}; "
+                f"check api_url points at the DataOps.live API (…/api/v4)",
+                status=status,
+            )
+        response.body = self._parse_body(response)  # type: ignore[attr-defined]
+        return response
+
+    def _parse_body(self, response: requests.Response) -> t.Any:
+        content = response.content
+        if not content:
+            raise TransientFault("empty body on a 200 response")
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) != len(content) and "Content-Encoding" not in response.headers:
+            raise TransientFault(f"truncated body ({len(content)} of {declared} bytes)")
+        if "json" not in response.headers.get("Content-Type", "application/json"):
+            raise TransientFault(f"non-JSON body ({response.headers.get('Content-Type')}) on a 200 response")
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise TransientFault("truncated or malformed JSON body on a 200 response") from None
+
+    def _observe_rate_limit(self, headers: t.Mapping[str, str]) -> None:
+        remaining = headers.get("RateLimit-Remaining")
+        if remaining is None or not remaining.strip().isdigit():
+            return
+        if int(remaining) <= self.low_water:
+            wait = server_wait_seconds({"RateLimit-Reset": headers.get("RateLimit-Reset", "")})
+            if wait:
+                LOGGER.info("RateLimit-Remaining is %s: pausing %.1fs until the server's window resets", remaining, wait)
+                self.budget.pause_until(time.monotonic() + wait)
+                self.stats.add(rate_limit_wait_seconds=wait)
+
+    def _wait_for_rate_limit(self, response: requests.Response, endpoint: str) -> None:
+        wait = server_wait_seconds(response.headers)
+        if wait is None:
+            wait = 60.0  # the documented window, when the server gives no hint
+        self.stats.add(rate_limited=1, rate_limit_wait_seconds=wait)
+        if wait > self.max_rate_limit_wait:
+            raise RateLimitTooLong(
+                f"GET {endpoint} was rate limited and DataOps.live asks to wait {wait:.0f}s, longer than "
+                f"max_rate_limit_wait ({self.max_rate_limit_wait:g}s); rerun later with the last state, "
+                f"or raise max_rate_limit_wait",
+                status=429,
+            )
+        LOGGER.warning("GET %s: rate limited (429); waiting %.1fs as the server asks", endpoint, wait)
+        self.budget.pause_until(time.monotonic() + wait)
+
+    def _auth_message(self, response: requests.Response, endpoint: str) -> str:
+        body = _json_or_none(response)
+        if isinstance(body, dict) and body.get("error") == "invalid_token":
+            return (
+                f"GET {endpoint}: the token has expired or was revoked (401 invalid_token); "
+                f"create a new token and set {self._token_setting}"
+            )
+        return (
+            f"GET {endpoint}: DataOps.live rejected the token (401 Unauthorized); "
+            f"check {self._token_setting} (a personal, project or group access token with read_api scope)"
+        )
+
+
+def _json_or_none(response: requests.Response) -> t.Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
+
+
+def _api_message(response: requests.Response) -> str:
+    """GitLab's error text, e.g. ``{"message": "403 Forbidden"}``, kept short and on one line."""
+    body = _json_or_none(response)
+    text = ""
+    if isinstance(body, dict):
+        text = str(body.get("message") or body.get("error") or "")
+    elif "html" in response.headers.get("Content-Type", ""):
+        text = "(HTML error page)"
+    text = " ".join(text.split())
+    return f"({text[:200]})" if text else f"({response.reason})"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for known in ("Connection refused", "Connection reset", "Name or service not known",
+                  "Temporary failure in name resolution", "Remote end closed connection",
+                  "IncompleteRead", "Connection aborted"):
+        if known in text:
+            return known.lower()
+    return type(exc).__name__

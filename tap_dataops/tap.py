@@ -1,0 +1,184 @@
+"""tap-dataops: settings and the list of streams."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+import typing as t
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_dataops import cli
+from tap_dataops.errors import ConfigError
+from tap_dataops.http import ApiClient
+from tap_dataops.redaction import redact_secrets
+from tap_dataops.streams import STREAM_TYPES
+
+DEFAULT_API_URL = "https://app.dataops.live/api/v4"
+SECRET_SETTINGS = ("private_token", "job_token")
+
+
+class TapDataOps(Tap):
+    """Singer tap for the DataOps.live REST API (GitLab API v4)."""
+
+    name = "tap-dataops"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_url",
+            th.StringType,
+            default=DEFAULT_API_URL,
+            description="Base URL of the DataOps.live REST API, including /api/v4.",
+        ),
+        th.Property(
+            "private_token",
+            th.StringType,
+            secret=True,
+            description="Personal, project or group access token (read_api scope), sent as the private-token header.",
+        ),
+        th.Property(
+            "job_token",
+            th.StringType,
+            secret=True,
+            description="CI_JOB_TOKEN, for runs inside a DataOps.live pipeline job; sent as the JOB-TOKEN header. "
+            "Set this or private_token, not both.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Only sync records active or updated since this time on the first run.",
+        ),
+        th.Property(
+            "page_size",
+            th.IntegerType(minimum=1, maximum=100),
+            default=100,
+            description="Records per page (per_page); 100 is the API's maximum and costs the fewest requests.",
+        ),
+        th.Property(
+            "requests_per_minute",
+            th.IntegerType(minimum=1),
+            default=600,
+            description="The most requests sent in any 60-second window (DataOps.live allows 600 per user).",
+        ),
+        th.Property(
+            "request_timeout",
+            th.NumberType(exclusive_minimum=0),
+            default=60,
+            description="Seconds to wait for one response before retrying it.",
+        ),
+        th.Property(
+            "retry_time_budget",
+            th.NumberType(minimum=0),
+            default=300,
+            description="Seconds one request may spend retrying server errors, resets and timeouts before the run fails.",
+        ),
+        th.Property(
+            "max_rate_limit_wait",
+            th.NumberType(minimum=0),
+            default=900,
+            description="The longest wait a 429 may ask for; a longer Retry-After ends the run with a resumable state.",
+        ),
+        th.Property(
+            "user_agent",
+            th.StringType,
+            description="User-Agent header sent with every request.",
+        ),
+        th.Property(
+            "allow_insecure_http",
+            th.BooleanType,
+            default=False,
+            description="Allow a plain http:// api_url to a host other than loopback (the token travels in clear text).",
+        ),
+    ).to_dict()
+
+    def discover_streams(self) -> list:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @cached_property
+    def api_client(self) -> ApiClient:
+        if self.config.get("private_token"):
+            auth_headers, token_setting = {"PRIVATE-TOKEN": self.config["private_token"]}, "private_token"
+        else:
+            auth_headers, token_setting = {"JOB-TOKEN": self.config["job_token"]}, "job_token"
+        return ApiClient(
+            auth_headers=auth_headers,
+            token_setting=token_setting,
+            requests_per_minute=self.config["requests_per_minute"],
+            timeout=float(self.config["request_timeout"]),
+            user_agent=self.config.get("user_agent") or f"tap-dataops/{self.plugin_version}",
+            retry_time_budget=float(self.config["retry_time_budget"]),
+            max_rate_limit_wait=float(self.config["max_rate_limit_wait"]),
+        )
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """The SDK's JSON Schema check, then the rules a schema cannot state, as one line."""
+        secrets = [str(self.config.get(name)) for name in SECRET_SETTINGS if self.config.get(name)]
+        redact_secrets(secrets)
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            detail = "; ".join(exc.errors)
+            for secret in secrets:
+                detail = detail.replace(secret, "***")
+            raise ConfigError(f"invalid configuration: {detail}") from None
+        if raise_errors:
+            check_settings(self.config)
+        return errors
+
+    @classmethod
+    def get_singer_command(cls):  # noqa: ANN206
+        return cli.with_one_line_errors(super().get_singer_command(), cls.logger)
+
+
+def check_settings(config: t.Mapping[str, t.Any]) -> None:
+    """Refuse, before any request, a config that cannot authenticate, would leak the token,
+    or that JSON Schema alone does not catch."""
+    start_date = config.get("start_date")
+    if start_date is not None:
+        try:
+            datetime.fromisoformat(str(start_date).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"start_date {str(start_date)[:40]!r} is not an ISO 8601 date-time; use e.g. 2024-01-31T00:00:00Z"
+            ) from None
+    has_private, has_job = bool(config.get("private_token")), bool(config.get("job_token"))
+    if not has_private and not has_job:
+        raise ConfigError(
+            "no token configured: set private_token (env TAP_DATAOPS_PRIVATE_TOKEN) to an access token "
+            "with read_api scope, or job_token inside a DataOps.live CI job"
+        )
+    if has_private and has_job:
+        raise ConfigError("both private_token and job_token are set: keep only one of them")
+
+    api_url = str(config.get("api_url") or "")
+    parts = urlsplit(api_url)
+    shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}" if parts.scheme else api_url[:80]
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"api_url {shown!r} is not a valid http(s) URL; use e.g. {DEFAULT_API_URL}")
+    if not parts.path.rstrip("/").endswith("/api/v4"):
+        raise ConfigError(
+            f"api_url {shown!r} must be the API base URL ending in /api/v4, e.g. "
+            f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/api/v4"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not config.get("allow_insecure_http"):
+        raise ConfigError(
+            f"api_url {shown!r} uses plain http:// to a remote host, which would send the token in clear text: "
+            "use https://, or set allow_insecure_http to true if you accept that risk"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    TapDataOps.cli()

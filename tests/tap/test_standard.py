@@ -1,0 +1,19 @@
+"""singer-sdk's standard tap tests, against the simulator."""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import get_tap_test_class
+
+from tap_dataops.simulator import Simulator
+from tap_dataops.tap import TapDataOps
+from tests.tap.helpers import TOKEN
+
+_SIMULATOR = Simulator(projects=150, seed=11, tokens=(TOKEN,), rate_limit=None).start()
+atexit.register(_SIMULATOR.stop)
+
+TestTapDataOps = get_tap_test_class(
+    tap_class=TapDataOps,
+    config={"api_url": _SIMULATOR.url, "private_token": TOKEN},
+)
