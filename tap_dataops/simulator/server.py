@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 import traceback
+from bisect import bisect_left, bisect_right
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -394,35 +395,7 @@ class Api:
         )
         q.boolean("membership"), q.boolean("owned"), q.boolean("simple"), q.boolean("statistics")
 
-        def build():
-            archived, visibility, la_after, la_before, up_after, up_before, id_after, id_before, search, topics = filters
-            out = []
-            for p in source():
-                if archived is not None and p.archived != archived:
-                    continue
-                if visibility is not None and p.visibility != visibility:
-                    continue
-                if la_after is not None and not p.last_activity_ms > la_after:
-                    continue
-                if la_before is not None and not p.last_activity_ms < la_before:
-                    continue
-                if up_after is not None and not p.updated_ms > up_after:
-                    continue
-                if up_before is not None and not p.updated_ms < up_before:
-                    continue
-                if id_after is not None and not p.id > id_after:
-                    continue
-                if id_before is not None and not p.id < id_before:
-                    continue
-                if search and search not in p.name.lower() and search not in p.path:
-                    continue
-                if topics and not set(topics) <= set(p.topics):
-                    continue
-                out.append(p)
-            out.sort(key=PROJECT_ORDER[order_by], reverse=sort == "desc")
-            return out
-
-        items = self._cached(("projects", rel, order_by, sort) + filters, build)
+        items = self._project_listing(rel, source, filters, order_by, sort)
         variant = self._project_variant(q)
         render = lambda p: self.tenant.project_json(p, variant)  # noqa: E731
         if keyset:
@@ -431,6 +404,57 @@ class Api:
             return self.pages.keyset(API_PREFIX + rel, q, items, render,
                                      lambda last: {cursor: last.id, other: q.get(other)})
         return self.pages.offset(API_PREFIX + rel, q, items, render, record_type="Project")
+
+    def _project_listing(self, rel, source, filters, order_by, sort) -> list:
+        """The filtered, ordered projects. Ordered by id, the id bounds (keyset pagination's cursor)
+        are cut from one cached listing by bisection instead of filtering the tenant per page."""
+        id_after, id_before = filters[6], filters[7]
+        if order_by == "id":
+            base = filters[:6] + (None, None) + filters[8:]
+            items, keys = self._cached(("projects", rel, order_by, sort) + base,
+                                       lambda: self._keyed(self._filter_projects(source, base, order_by, sort), sort))
+            if sort == "asc":
+                lo = bisect_right(keys, id_after) if id_after is not None else 0
+                hi = bisect_left(keys, id_before) if id_before is not None else len(keys)
+            else:  # keys are negated ids, ascending
+                lo = bisect_right(keys, -id_before) if id_before is not None else 0
+                hi = bisect_left(keys, -id_after) if id_after is not None else len(keys)
+            return items[lo:hi] if (lo, hi) != (0, len(keys)) else items
+        return self._cached(("projects", rel, order_by, sort) + filters,
+                            lambda: self._filter_projects(source, filters, order_by, sort))
+
+    @staticmethod
+    def _keyed(items, sort):
+        return items, [p.id if sort == "asc" else -p.id for p in items]
+
+    @staticmethod
+    def _filter_projects(source, filters, order_by, sort) -> list:
+        archived, visibility, la_after, la_before, up_after, up_before, id_after, id_before, search, topics = filters
+        out = []
+        for p in source():
+            if archived is not None and p.archived != archived:
+                continue
+            if visibility is not None and p.visibility != visibility:
+                continue
+            if la_after is not None and not p.last_activity_ms > la_after:
+                continue
+            if la_before is not None and not p.last_activity_ms < la_before:
+                continue
+            if up_after is not None and not p.updated_ms > up_after:
+                continue
+            if up_before is not None and not p.updated_ms < up_before:
+                continue
+            if id_after is not None and not p.id > id_after:
+                continue
+            if id_before is not None and not p.id < id_before:
+                continue
+            if search and search not in p.name.lower() and search not in p.path:
+                continue
+            if topics and not set(topics) <= set(p.topics):
+                continue
+            out.append(p)
+        out.sort(key=PROJECT_ORDER[order_by], reverse=sort == "desc")
+        return out
 
     # -- groups and namespaces ---------------------------------------------------------------
 

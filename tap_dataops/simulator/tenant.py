@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from bisect import bisect_left
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 WEB = "https://app.dataops.live"
@@ -114,6 +115,7 @@ LAST = [
 ]
 LOCATIONS = ["London", "Berlin", "New York", "Bangalore", "Sydney", "Toronto", "Lisbon", "Remote", ""]
 JOB_TITLES = ["Data Engineer", "Analytics Engineer", "Data Architect", "Platform Engineer", "BI Developer", ""]
+JOB_PROJECT = {"ci_job_token_scope_enabled": False}
 # (stage, job name) in pipeline order: a DataOps.live "full-ci" pipeline
 JOB_TEMPLATE = [
     ("Pipeline Initialisation", "Initialise Pipeline"),
@@ -454,6 +456,7 @@ class Tenant:
 
     CI_DISABLED_SHARE = 0.05   # projects with CI/CD turned off: pipelines and jobs answer 403
     NOT_FOUND_SHARE = 0.02     # projects listed but whose children the token cannot see: 404
+    CHILD_CACHE_PROJECTS = 2000  # projects whose generated pipelines/jobs stay cached (see pipelines())
 
     def __init__(self, projects: int = 200, seed: int = 1, pipelines_per_project=(0, 6),
                  jobs_per_pipeline=(1, 4), anchor=None):
@@ -471,6 +474,8 @@ class Tenant:
         self.projects: dict[int, Project] = {}
         self._project_by_path: dict[str, int] = {}
         self._group_by_path: dict[str, int] = {}
+        self._child_cache: OrderedDict[int, None] = OrderedDict()  # FIFO of projects with cached pipelines
+        self._pinned: set[int] = set()  # projects whose pipelines were mutated: never regenerated
         self._generate(int(projects))
 
     # -- generation --------------------------------------------------------------------------
@@ -665,20 +670,23 @@ class Tenant:
     def create_projects(self, n: int) -> list[int]:
         """Create ``n`` projects now (ids above every existing id); returns their ids."""
         with self.lock:
-            rng = self._rng(1, self.version, max(self.projects, default=0))
-            pid = max(self.projects, default=10_000)
+            # Ids only grow, as in GitLab: never reuse the id of a deleted project.
+            pid = max(max(self.projects, default=10_000), getattr(self, "_highest_project_id", 0))
+            rng = self._rng(1, self.version, pid)
             ids = []
             for _ in range(n):
                 pid += rng.randint(1, 5)
                 t = now_ms()
                 self._add_project(rng, pid, t, t, rng.random() < self.CI_DISABLED_SHARE, False)
                 ids.append(pid)
+            self._highest_project_id = pid
             self._drop_group_json()
             self._mutated()
             return ids
 
     def delete_projects(self, ids) -> None:
         with self.lock:
+            self._highest_project_id = max(getattr(self, "_highest_project_id", 0), max(self.projects, default=0))
             for pid in ids:
                 p = self.projects.pop(int(pid), None)
                 if p is None:
@@ -702,6 +710,8 @@ class Tenant:
         with self.lock:
             p = self.projects[int(project_id)]
             pipelines = self.pipelines(p)
+            self._pinned.add(p.id)
+            self._child_cache.pop(p.id, None)
             t = max(now_ms(), p.last_activity_ms + 1)
             rng = self._rng(4, p.id, p._next_seq)
             duration = rng.randint(30, 600)
@@ -723,18 +733,23 @@ class Tenant:
 
     def project_json(self, p: Project, variant: str = "full") -> bytes:
         """Cached JSON of a project: variant "full", "statistics" (full + statistics) or "simple"."""
-        cached = p._json.get(variant)
+        # Only "statistics" (and "simple") are stored: "full" is the statistics JSON cut before its
+        # statistics member, which halves the cache's memory for one short copy per answer.
+        cache = p._json
+        if variant == "full":
+            stats = cache.get("statistics") or self.project_json(p, "statistics")
+            return stats[:cache["cut"]] + b"}"
+        cached = cache.get(variant)
         if cached is not None:
             return cached
         with self.lock:
             if variant == "simple":
                 data = _dumps(self._project_simple(p)).encode()
-            elif variant == "statistics":
-                full = self.project_json(p, "full")
-                data = full[:-1] + b',"statistics":' + _dumps(self._project_statistics(p)).encode() + b"}"
             else:
-                data = _dumps(self._project_full(p)).encode()[:-1] + b"," + _PROJECT_SETTINGS_JSON + b"}"
-            p._json[variant] = data
+                full = _dumps(self._project_full(p)).encode()[:-1] + b"," + _PROJECT_SETTINGS_JSON
+                data = full + b',"statistics":' + _dumps(self._project_statistics(p)).encode() + b"}"
+                cache["cut"] = len(full)
+            cache[variant] = data
             return data
 
     def warm(self) -> None:
@@ -1037,12 +1052,26 @@ class Tenant:
     # -- pipelines and jobs ------------------------------------------------------------------
 
     def pipelines(self, p: Project) -> list[Pipeline]:
-        """The project's pipelines, oldest first (generated on first use)."""
-        if p._pipelines is None:
+        """The project's pipelines, oldest first (generated on first use).
+
+        Pipelines and jobs are the bulk of a tenant (~30 KB a project), so only the most recently
+        generated ``CHILD_CACHE_PROJECTS`` projects keep theirs; the others regenerate the same
+        records on demand. Projects changed by ``add_pipeline`` are pinned and never dropped.
+        """
+        pipes = p._pipelines
+        if pipes is None:
             with self.lock:
                 if p._pipelines is None:
+                    p._next_seq = 1
                     p._pipelines = self._generate_pipelines(p)
-        return p._pipelines
+                    if p.id not in self._pinned:
+                        self._child_cache[p.id] = None
+                        while len(self._child_cache) > self.CHILD_CACHE_PROJECTS:
+                            old = self.projects.get(self._child_cache.popitem(last=False)[0])
+                            if old is not None:
+                                old._pipelines = None
+                pipes = p._pipelines
+        return pipes
 
     def _generate_pipelines(self, p: Project) -> list[Pipeline]:
         if p.ci_disabled or p.not_found:
@@ -1160,6 +1189,7 @@ class Tenant:
             "runner_type": "instance_type" if runner_id < 20 else "group_type",
             "name": "gitlab-runner", "online": True, "status": "online",
         }
+        user_full = user.full()
         # statuses per job, consistent with the pipeline's
         n = len(template)
         if status == "success":
@@ -1198,16 +1228,17 @@ class Tenant:
                 "created_at": iso(created), "started_at": iso(j_started), "finished_at": iso(j_finished),
                 "erased_at": None, "duration": duration,
                 "queued_duration": round(rng.uniform(0.2, 15.0), 3) if ran else None,
-                "user": user.full(), "commit": dict(commit, parent_ids=list(commit["parent_ids"])),
-                "pipeline": dict(pipeline_ref), "web_url": f"{p.web_url}/-/jobs/{jid}",
-                "project": {"ci_job_token_scope_enabled": False},
+                # nested objects are shared by the pipeline's jobs: records are read-only once built
+                "user": user_full, "commit": commit,
+                "pipeline": pipeline_ref, "web_url": f"{p.web_url}/-/jobs/{jid}",
+                "project": JOB_PROJECT,
                 "artifacts_file": {"filename": "artifacts.zip", "size": art_size} if has_artifacts else None,
                 "artifacts": ([{"file_type": "archive", "size": art_size, "filename": "artifacts.zip", "file_format": "zip"},
                                {"file_type": "trace", "size": rng.randint(2000, 90000), "filename": "job.log", "file_format": None}]
                               if has_artifacts else
                               ([{"file_type": "trace", "size": rng.randint(2000, 90000), "filename": "job.log", "file_format": None}]
                                if ran else [])),
-                "runner": dict(runner) if ran else None,
+                "runner": runner if ran else None,
                 "runner_manager": {
                     "id": runner_id * 10, "system_id": f"r_{runner_id:012x}", "version": "17.5.0",
                     "revision": "8ec04662", "platform": "linux", "architecture": "amd64",
