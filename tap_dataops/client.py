@@ -10,8 +10,10 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.streams import RESTStream
 
+from tap_dataops.errors import ApiError
 from tap_dataops.pagination import GitLabPaginator, PageToken
 
 if t.TYPE_CHECKING:
@@ -27,19 +29,14 @@ def _schemas_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "schemas"
 
 
-SCHEMAS_DIR = _schemas_dir()
+SCHEMAS = SchemaDirectory(_schemas_dir())
 
 
 class DataOpsStream(RESTStream[PageToken]):
     """A GitLab API v4 listing, paginated as the server reports it."""
 
-    # Set by each stream: its schema file under schemas/.
-    schema_name: str = ""
-
-    def __init_subclass__(cls, **kwargs: t.Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.schema_name:
-            cls.schema_filepath = SCHEMAS_DIR / f"{cls.schema_name}.json"
+    # schemas/<stream name>.json
+    schema = StreamSchema(SCHEMAS)
 
     @property
     def url_base(self) -> str:
@@ -62,6 +59,13 @@ class DataOpsStream(RESTStream[PageToken]):
     def get_new_paginator(self) -> GitLabPaginator:
         return GitLabPaginator()
 
+    def _write_schema_message(self) -> None:
+        # The SDK sends a child stream's SCHEMA again for every parent record; once per
+        # run is all a target needs (thousands of repeats slow every loader down).
+        if not getattr(self, "_schema_sent", False):
+            super()._write_schema_message()
+            self._schema_sent = True
+
     def request_decorator(self, func: t.Callable) -> t.Callable:
         # Retries, rate-limit waits and error classification live in ApiClient.
         return func
@@ -74,7 +78,22 @@ class DataOpsStream(RESTStream[PageToken]):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         body = response.body  # type: ignore[attr-defined]  # parsed once by ApiClient
         if not isinstance(body, list):
-            from tap_dataops.errors import ApiError
-
             raise ApiError(f"GET {self.path} answered with a JSON {type(body).__name__}, expected a list")
         return body
+
+    # Requests outside the stream's own listing (details, scoped listings) go through the
+    # same ApiClient and the same paginator as the listing does.
+
+    def fetch_one(self, path: str, params: dict[str, t.Any] | None = None) -> dict:
+        body = self.api.get(f"{self.url_base}{path}", params).body  # type: ignore[attr-defined]
+        if not isinstance(body, dict):
+            raise ApiError(f"GET {path} answered with a JSON {type(body).__name__}, expected an object")
+        return body
+
+    def fetch_all(self, path: str, params: dict[str, t.Any], paginator: GitLabPaginator | None = None) -> t.Iterator[dict]:
+        paginator = paginator or GitLabPaginator()
+        while not paginator.finished:
+            page = {"per_page": self.config["page_size"], **params, **(paginator.current_value or {})}
+            response = self.api.get(f"{self.url_base}{path}", page)
+            yield from self.parse_response(response)
+            paginator.advance(response)

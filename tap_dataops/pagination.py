@@ -69,3 +69,50 @@ class ShiftAwareOffsetPaginator(GitLabPaginator):
                 self.restarts += 1
                 return {"page": ["1"]}
         return super().get_next(response)
+
+
+class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
+    """A cursor on ``updated_at`` for listings GitLab can only filter by time.
+
+    GitLab filters pipelines by ``updated_after`` only when they are ordered by
+    ``updated_at``, and offset pages in that order shift whenever a pipeline is updated
+    mid-listing (a running one moves to the end, and the record at the next page's edge
+    would be skipped for good, behind the new bookmark). So each page is asked for from a
+    cursor instead: ``updated_after`` a millisecond before the last record read. Records
+    at the cursor come back once more and the stream drops them by id. If a whole page
+    shares one instant the cursor cannot move; then it pages forward from the same cursor.
+    """
+
+    def __init__(self, page_size: int, start: str | None) -> None:
+        super().__init__({"updated_after": [start]} if start else None)
+        self.page_size = page_size
+        self._cursor = start
+        self._page = 1
+        self._seen: set[int] = set()
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        return bool(getattr(response, "body", None))
+
+    def get_next(self, response: requests.Response) -> PageToken | None:
+        body = getattr(response, "body", None) or []
+        if len(body) < self.page_size:
+            return None
+        new_ids = {record["id"] for record in body} - self._seen
+        self._seen.update(new_ids)
+        last = body[-1].get("updated_at")
+        cursor = _one_millisecond_before(last) if last else None
+        if new_ids and cursor and cursor != self._cursor:
+            self._cursor, self._page = cursor, 1
+        else:
+            self._page += 1
+        token: PageToken = {"page": [str(self._page)]}
+        if self._cursor:
+            token["updated_after"] = [self._cursor]
+        return token
+
+
+def _one_millisecond_before(timestamp: str) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) - timedelta(milliseconds=1)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

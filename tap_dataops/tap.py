@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from datetime import datetime
 import typing as t
 from functools import cached_property
@@ -17,6 +18,22 @@ from tap_dataops.errors import ConfigError
 from tap_dataops.http import ApiClient
 from tap_dataops.redaction import redact_secrets
 from tap_dataops.streams import STREAM_TYPES
+
+class SkipCounter:
+    """Parents skipped per child stream (403/404, CI disabled), reported once at the end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, stream: str, reason: int | str | None) -> None:
+        self.counts[(stream, str(reason))] += 1
+
+    def summary(self) -> list[str]:
+        return [
+            f"{stream}: skipped {n} parent(s): {reason if not reason.isdigit() else 'HTTP ' + reason}"
+            for (stream, reason), n in sorted(self.counts.items())
+        ]
+
 
 DEFAULT_API_URL = "https://app.dataops.live/api/v4"
 SECRET_SETTINGS = ("private_token", "job_token")
@@ -83,6 +100,22 @@ class TapDataOps(Tap):
             description="The longest wait a 429 may ask for; a longer Retry-After ends the run with a resumable state.",
         ),
         th.Property(
+            "groups",
+            th.ArrayType(th.StringType),
+            description="Only these groups (full paths or ids) and their subgroups: their projects, groups and members.",
+        ),
+        th.Property(
+            "projects",
+            th.ArrayType(th.StringType),
+            description="Only these projects (full paths or ids), in addition to the groups' projects.",
+        ),
+        th.Property(
+            "include_archived",
+            th.BooleanType,
+            default=True,
+            description="Include archived projects.",
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             description="User-Agent header sent with every request.",
@@ -97,6 +130,25 @@ class TapDataOps(Tap):
 
     def discover_streams(self) -> list:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @cached_property
+    def skips(self) -> SkipCounter:
+        return SkipCounter()
+
+    @cached_property
+    def ci_disabled_projects(self) -> set[int]:
+        """Projects whose pipelines and jobs are not requested at all (CI/CD is off)."""
+        return set()
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # the SDK has no after-sync hook
+        super().sync_all()
+        for line in self.skips.summary():
+            self.logger.warning(line)
+        stats = self.api_client.stats
+        self.logger.info(
+            "Run complete: %d requests, %d retried, %d rate limited (%.0fs waited for the rate limit)",
+            stats.requests, stats.retries, stats.rate_limited, stats.rate_limit_wait_seconds,
+        )
 
     @cached_property
     def api_client(self) -> ApiClient:
