@@ -1,0 +1,165 @@
+"""Benchmark: target-dataops-duckdb against target-duckdb 0.8.0 on the same Singer stream.
+
+Generates N GitLab-project-like records (35 fields: integers, strings including empty
+strings, booleans, date-times with UTC offsets, a date, a nested namespace object, a
+topics array, nulls) as one Singer stream file, then runs both loaders on that file in
+the same run, each as a subprocess reading the file on standard input. It measures wall
+time and the peak resident memory of each loader's process tree (sampled with psutil),
+checks the row count each loader left in its DuckDB file, and prints records/s, peak
+memory and the ratio.
+
+target-duckdb 0.8.0 is installed into its own virtual environment (default
+.venv-bench/ beside this file; PyPI must be reachable the first time).
+
+    python benchmarks/loader_benchmark.py [--records 200000] [--batch-size-rows N]
+                                          [--skip-target-duckdb] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import venv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STREAM = "projects"
+
+PROJECT_SCHEMA: dict = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "path": {"type": "string"},
+        "name_with_namespace": {"type": "string"},
+        "path_with_namespace": {"type": "string"},
+        "description": {"type": ["null", "string"]},
+        "default_branch": {"type": ["null", "string"]},
+        "visibility": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": ["null", "string"], "format": "date-time"},
+        "last_activity_at": {"type": ["null", "string"], "format": "date-time"},
+        "marked_for_deletion_on": {"type": ["null", "string"], "format": "date"},
+        "ssh_url_to_repo": {"type": "string"},
+        "http_url_to_repo": {"type": "string"},
+        "web_url": {"type": "string"},
+        "readme_url": {"type": ["null", "string"]},
+        "avatar_url": {"type": ["null", "string"]},
+        "forks_count": {"type": "integer"},
+        "star_count": {"type": "integer"},
+        "open_issues_count": {"type": ["null", "integer"]},
+        "creator_id": {"type": ["null", "integer"]},
+        "ci_default_git_depth": {"type": ["null", "integer"]},
+        "repository_size_mb": {"type": ["null", "number"]},
+        "archived": {"type": "boolean"},
+        "empty_repo": {"type": "boolean"},
+        "issues_enabled": {"type": ["null", "boolean"]},
+        "merge_requests_enabled": {"type": ["null", "boolean"]},
+        "wiki_enabled": {"type": ["null", "boolean"]},
+        "jobs_enabled": {"type": ["null", "boolean"]},
+        "shared_runners_enabled": {"type": ["null", "boolean"]},
+        "import_status": {"type": ["null", "string"]},
+        "repository_access_level": {"type": ["null", "string"]},
+        "build_timeout": {"type": ["null", "integer"]},
+        "namespace": {
+            "type": ["null", "object"],
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "path": {"type": "string"},
+                "kind": {"type": "string"},
+                "full_path": {"type": "string"},
+                "parent_id": {"type": ["null", "integer"]},
+                "web_url": {"type": "string"},
+            },
+        },
+        "topics": {"type": ["null", "array"], "items": {"type": "string"}},
+    },
+}
+assert len(PROJECT_SCHEMA["properties"]) == 35
+
+_OFFSETS = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)),
+            timezone(timedelta(hours=5, minutes=30))]
+_TOPICS = ["snowflake", "dbt", "dataops", "ingestion", "ml", "reporting", "finance", "hr"]
+_WORDS = ["alpha", "beta", "gamma", "delta", "orbit", "lake", "mart", "vault", "core", "edge"]
+
+
+def project_record(i: int, rng: random.Random) -> dict:
+    """One GitLab-project-like record (35 fields)."""
+    group = i // 50
+    ns_path = f"group-{group}"
+    name = f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}-{i}"
+    base = datetime(2021, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(90_000_000))
+    tz = rng.choice(_OFFSETS)
+    created = base.astimezone(tz)
+    updated = (base + timedelta(seconds=rng.randrange(3_000_000))).astimezone(tz)
+    web = f"https://app.dataops.live/{ns_path}/{name}"
+    return {
+        "id": i + 1,
+        "name": name,
+        "path": name,
+        "name_with_namespace": f"Group {group} / {name}",
+        "path_with_namespace": f"{ns_path}/{name}",
+        "description": rng.choice(["", None, f"Data product {name} for {rng.choice(_WORDS)} analytics"]),
+        "default_branch": rng.choice(["main", "master", None]),
+        "visibility": rng.choice(["private", "internal", "public"]),
+        "created_at": created.isoformat(timespec="milliseconds"),
+        "updated_at": updated.isoformat(timespec="milliseconds"),
+        "last_activity_at": rng.choice([None, updated.isoformat()]),
+        "marked_for_deletion_on": rng.choice([None, None, None, updated.date().isoformat()]),
+        "ssh_url_to_repo": f"git@app.dataops.live:{ns_path}/{name}.git",
+        "http_url_to_repo": f"{web}.git",
+        "web_url": web,
+        "readme_url": rng.choice([None, f"{web}/-/blob/main/README.md"]),
+        "avatar_url": None,
+        "forks_count": rng.randrange(5),
+        "star_count": rng.randrange(100),
+        "open_issues_count": rng.choice([None, rng.randrange(300)]),
+        "creator_id": rng.randrange(1, 5000),
+        "ci_default_git_depth": rng.choice([None, 20, 50]),
+        "repository_size_mb": rng.choice([None, round(rng.random() * 500, 3)]),
+        "archived": rng.random() < 0.1,
+        "empty_repo": rng.random() < 0.05,
+        "issues_enabled": rng.choice([True, False, None]),
+        "merge_requests_enabled": rng.choice([True, False]),
+        "wiki_enabled": rng.choice([True, False]),
+        "jobs_enabled": True,
+        "shared_runners_enabled": rng.choice([True, False]),
+        "import_status": rng.choice(["none", "finished", ""]),
+        "repository_access_level": rng.choice(["enabled", "private", "disabled"]),
+        "build_timeout": 3600,
+        "namespace": {
+            "id": group + 1,
+            "name": f"Group {group}",
+            "path": ns_path,
+            "kind": "group",
+            "full_path": ns_path,
+            "parent_id": rng.choice([None, 1]),
+            "web_url": f"https://app.dataops.live/groups/{ns_path}",
+        },
+        "topics": rng.sample(_TOPICS, rng.randrange(4)),
+    }
+
+
+def write_stream(path: Path, records: int, *, seed: int = 7, state_every: int = 10_000) -> None:
+    """Write a Singer stream: SCHEMA, RECORDs, a STATE every `state_every` records."""
+    rng = random.Random(seed)
+    extracted = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"type": "SCHEMA", "stream": STREAM, "schema": PROJECT_SCHEMA,
+                              "key_properties": ["id"]}) + "\n")
+        for i in range(records):
+            out.write(json.dumps({"type": "RECORD", "stream": STREAM,
+                                  "record": project_record(i, rng),
+                                  "time_extracted": extracted}, separators=(",", ":")) + "\n")
+            if (i + 1) % state_every == 0 or i + 1 == records:
+                out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {STREAM: {"last_id": i + 1}}}}) + "\n")
