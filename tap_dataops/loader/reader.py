@@ -118,10 +118,11 @@ class RawRecordReader(GenericSingerReader[bytes]):
                     callback(as_dict)
                 stats[kind] += 1
         except LoaderError as exc:
-            if exc.line is None and not exc.batch:
-                exc.line = line_number
-            if exc.stream is None and message is not None and isinstance(message.stream, str):
-                exc.stream = message.stream
+            if not exc.batch:  # about the current line (not a batch, not the database)
+                if exc.line is None:
+                    exc.line = line_number
+                if exc.stream is None and message is not None and isinstance(message.stream, str):
+                    exc.stream = message.stream
             raise
         except Exception as exc:
             # Errors raised by the SDK's own message handling concern the current line.

@@ -92,7 +92,9 @@ class LoaderError(Exception):
         self.message = message
         self.line = line
         self.stream = stream
-        self.batch = batch  # raised while loading a batch: not about the current input line
+        # Raised while loading a batch or opening the database: not about the input
+        # line being read when it surfaced.
+        self.batch = batch
 
     def one_line(self) -> str:
         where = []
@@ -121,12 +123,12 @@ def connect(database: str) -> duckdb.DuckDBPyConnection:
             match = _LOCK_PID.search(text)
             pid = f" (pid {match.group(1)})" if match else ""
             msg = f"database file {database} is locked by another process{pid}: {text}"
-            raise DatabaseLockedError(msg) from None
+            raise DatabaseLockedError(msg, batch=True) from None
         msg = f"cannot open database {database}: {text}"
-        raise LoaderError(msg) from None
+        raise LoaderError(msg, batch=True) from None
     except duckdb.Error as exc:
         msg = f"cannot open database {database}: {exc}"
-        raise LoaderError(msg) from None
+        raise LoaderError(msg, batch=True) from None
 
 
 @dataclass

@@ -22,6 +22,7 @@ How the pieces fit (singer-sdk hooks, not replacements):
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import sys
 import time
@@ -71,11 +72,8 @@ class MissingKeyError(LoaderError, MissingKeyPropertiesError):
     """A record lacks one of its stream's key properties."""
 
 
-class RecordTypeError(LoaderError, InvalidRecord):
+class RecordTypeError(LoaderError):
     """A record's value does not have the JSON type its schema declares."""
-
-    def __init__(self, message: str, **kwargs: t.Any) -> None:
-        LoaderError.__init__(self, message, **kwargs)
 
 
 class TerminatedError(LoaderError):
@@ -224,7 +222,8 @@ class DuckDBSink(BatchSink):
         if out is None or self.plan is None:
             return
         out.close()
-        batched_at = context["batch_start_time"].isoformat()
+        # _sdc_batched_at: when the batch is loaded (every record in it was received before).
+        batched_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         path = context["path"]
         try:
             self._target.database.load_batch(self.plan, path, batched_at)

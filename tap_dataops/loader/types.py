@@ -19,8 +19,8 @@ object/array unions, no usable type
 
 ``null`` in a type list or ``anyOf`` only makes the column nullable (every column is).
 Several non-null types widen to one: integer+number → DOUBLE, two objects → one
-STRUCT with the union of their fields, mixed scalars → VARCHAR, anything mixed with
-an object or array → JSON.
+STRUCT with the union of their fields, string with anything → VARCHAR, mixed
+scalars → VARCHAR, an object or array mixed with a non-string → JSON.
 
 The same widening applies when a stream's schema changes: the column's new type is
 ``widen(current, declared)``, so a column is never narrowed and every stored value
@@ -230,13 +230,16 @@ def from_duckdb(duck_type: t.Any) -> DType:
 def widen(current: DType, new: DType) -> DType:
     """The narrowest type that holds every value of both ``current`` and ``new``.
 
-    Equal types stay; JSON absorbs anything; BIGINT+DOUBLE → DOUBLE; DATE+TIMESTAMPTZ
+    Equal types stay; VARCHAR absorbs anything (objects and arrays become their JSON
+    text); JSON absorbs anything else; BIGINT+DOUBLE → DOUBLE; DATE+TIMESTAMPTZ
     → TIMESTAMPTZ; STRUCT+STRUCT → STRUCT with the union of fields (current order,
     new fields appended), field types widened; LIST+LIST → LIST of the widened item;
     a nested type with anything else → JSON; two different scalars → VARCHAR.
     """
     if current == new:
         return current
+    if VARCHAR in (current, new):
+        return VARCHAR  # anything widens to string (objects/arrays as their JSON text)
     if JSON in (current, new):
         return JSON
     pair = {current.kind, new.kind}
