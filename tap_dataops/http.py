@@ -20,6 +20,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 import backoff
+import msgspec
 import requests
 
 from tap_dataops.errors import AccessError, ApiError, AuthError, RateLimitTooLong
@@ -29,6 +30,9 @@ LOGGER = logging.getLogger("tap-dataops")
 # The server's window is one minute; ours is a little longer so that network jitter
 # between our clock and the server's cannot push 601 requests into one of its windows.
 BUDGET_WINDOW_SECONDS = 61.0
+
+# msgspec parses a page of 100 full projects about three times faster than json.
+_decode_json = msgspec.json.Decoder().decode
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 524})
 
@@ -143,7 +147,7 @@ class ApiClient:
         user_agent: str,
         retry_time_budget: float,
         max_rate_limit_wait: float,
-        pool_size: int = 10,
+        max_concurrency: int = 1,
     ) -> None:
         self.budget = RequestBudget(requests_per_minute)
         self.stats = RequestStats()
@@ -153,10 +157,10 @@ class ApiClient:
         self._token_setting = token_setting
         self._local = threading.local()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json", **auth_headers}
-        self._pool_size = pool_size
-        # Slow down before the server says no: below this many requests left in its
-        # window we wait for the window to reset rather than spend the last ones.
-        self.low_water = max(2, min(20, requests_per_minute // 30))
+        # Slow down before the server says no: at this many requests left in its window
+        # (at most 5% of the server's limit) we wait for the window to reset rather than
+        # spend the last ones, which requests already in flight may be taking.
+        self.low_water = max(2, max_concurrency, min(20, requests_per_minute // 30))
 
     @property
     def session(self) -> requests.Session:
@@ -164,9 +168,6 @@ class ApiClient:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
             session.headers.update(self._headers)
             self._local.session = session
         return session
@@ -257,15 +258,17 @@ class ApiClient:
         if "json" not in response.headers.get("Content-Type", "application/json"):
             raise TransientFault(f"non-JSON body ({response.headers.get('Content-Type')}) on a 200 response")
         try:
-            return json.loads(content)
-        except ValueError:
+            return _decode_json(content)
+        except msgspec.DecodeError:
             raise TransientFault("truncated or malformed JSON body on a 200 response") from None
 
     def _observe_rate_limit(self, headers: t.Mapping[str, str]) -> None:
         remaining = headers.get("RateLimit-Remaining")
         if remaining is None or not remaining.strip().isdigit():
             return
-        if int(remaining) <= self.low_water:
+        limit = headers.get("RateLimit-Limit", "")
+        reserve = min(self.low_water, int(limit) // 20) if limit.strip().isdigit() else self.low_water
+        if int(remaining) <= max(1, reserve):
             wait = server_wait_seconds({"RateLimit-Reset": headers.get("RateLimit-Reset", "")})
             if wait:
                 LOGGER.info("RateLimit-Remaining is %s: pausing %.1fs until the server's window resets", remaining, wait)

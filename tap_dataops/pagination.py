@@ -28,6 +28,10 @@ class GitLabPaginator(BaseAPIPaginator[PageToken | None]):
     def __init__(self) -> None:
         super().__init__(None)
 
+    def keep(self, record: dict) -> bool:  # noqa: ARG002, PLR6301
+        """Whether a record of the current page is new to this listing."""
+        return True
+
     def continue_if_empty(self, response: requests.Response) -> bool:
         # A page whose records were all dropped as already emitted is not the end.
         return bool(getattr(response, "body", None))
@@ -58,6 +62,13 @@ class ShiftAwareOffsetPaginator(GitLabPaginator):
         super().__init__()
         self._total: str | None = None
         self.restarts = 0
+        self._emitted: set[int] = set()
+
+    def keep(self, record: dict) -> bool:
+        if record["id"] in self._emitted:
+            return False
+        self._emitted.add(record["id"])
+        return True
 
     def get_next(self, response: requests.Response) -> PageToken | None:
         total = response.headers.get("X-Total")
@@ -88,20 +99,27 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
         self.page_size = page_size
         self._cursor = start
         self._page = 1
-        self._seen: set[int] = set()
+        self._emitted: set[int] = set()
+        self._new_on_page = 0
+
+    def keep(self, record: dict) -> bool:
+        if record["id"] in self._emitted:  # the cursor's overlap with the page before
+            return False
+        self._emitted.add(record["id"])
+        self._new_on_page += 1
+        return True
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         return bool(getattr(response, "body", None))
 
     def get_next(self, response: requests.Response) -> PageToken | None:
         body = getattr(response, "body", None) or []
+        new_on_page, self._new_on_page = self._new_on_page, 0
         if len(body) < self.page_size:
             return None
-        new_ids = {record["id"] for record in body} - self._seen
-        self._seen.update(new_ids)
         last = body[-1].get("updated_at")
         cursor = _one_millisecond_before(last) if last else None
-        if new_ids and cursor and cursor != self._cursor:
+        if new_on_page and cursor and cursor != self._cursor:
             self._cursor, self._page = cursor, 1
         else:
             self._page += 1

@@ -35,14 +35,7 @@ class DedupedOffsetStream(DataOpsStream):
     """An offset listing read again when it changes mid-walk; ids already emitted are dropped."""
 
     def get_new_paginator(self) -> ShiftAwareOffsetPaginator:
-        self._emitted_ids: set[int] = set()
         return ShiftAwareOffsetPaginator()
-
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        for record in super().parse_response(response):
-            if record["id"] not in self._emitted_ids:
-                self._emitted_ids.add(record["id"])
-                yield record
 
 
 class ProjectsStream(DataOpsStream):
@@ -77,16 +70,20 @@ class ProjectsStream(DataOpsStream):
         return {"pagination": "keyset", **super().get_url_params(context, next_page_token)}
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        if not (self.config.get("projects") or self.config.get("groups")):
-            yield from super().get_records(context)
-            return
+        if self.config.get("projects") or self.config.get("groups"):
+            projects = self._scoped_projects(context)
+        else:
+            projects = super().get_records(context)
+        yield from self.with_children_prefetched(projects, context)
+
+    def _scoped_projects(self, context: Context | None) -> t.Iterator[dict]:
         emitted: set[int] = set()
-        for project in self._scoped_projects(context):
+        for project in self._projects_in_scope(context):
             if project["id"] not in emitted:
                 emitted.add(project["id"])
                 yield project
 
-    def _scoped_projects(self, context: Context | None) -> t.Iterator[dict]:
+    def _projects_in_scope(self, context: Context | None) -> t.Iterator[dict]:
         params = self.listing_params(context)
         since = params.get("last_activity_after")
         for ref in self.config.get("projects") or []:
@@ -151,11 +148,12 @@ class GroupsStream(DedupedOffsetStream):
         return {"all_available": "true", "order_by": "id", "sort": "asc"}
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        scope = self.config.get("groups")
-        if not scope:
-            yield from super().get_records(context)
-            return
+        groups = self._scoped_groups() if self.config.get("groups") else super().get_records(context)
+        yield from self.with_children_prefetched(groups, context)
+
+    def _scoped_groups(self) -> t.Iterator[dict]:
         emitted: set[int] = set()
+        scope = self.config["groups"]
         for ref in scope:
             try:
                 top = self.fetch_one(f"/groups/{_path_ref(ref)}", {"with_projects": "false"})
@@ -246,30 +244,39 @@ class PipelinesStream(ChildStream):
     def listing_params(self, context: Context | None) -> dict[str, t.Any]:
         return {"order_by": "updated_at", "sort": "asc"}
 
-    def get_new_paginator(self) -> UpdatedAtCursorPaginator:
-        since = self.get_starting_timestamp(self.context)
-        self._emitted_ids: set[int] = set()
+    def partition_paginator(self, context: Context | None) -> UpdatedAtCursorPaginator:
+        since = self.get_starting_timestamp(context)
         return UpdatedAtCursorPaginator(self.config["page_size"], since.isoformat() if since else None)
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        for record in super().parse_response(response):
-            if record["id"] not in self._emitted_ids:  # the cursor's overlap with the last page
-                self._emitted_ids.add(record["id"])
-                yield record
+    def prefetch(self, context: Context) -> None:
+        if context["project_id"] not in self._tap.ci_disabled_projects:  # type: ignore[attr-defined]
+            super().prefetch(context)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         project_id = (context or {})["project_id"]
         if project_id in self._tap.ci_disabled_projects:  # type: ignore[attr-defined]
             self._tap.skips.record(self.name, "CI/CD disabled")  # type: ignore[attr-defined]
             return
-        for listed in super().get_records(context):
+        jobs = [child for child in self.child_streams if isinstance(child, JobsStream)]
+
+        def detail(listed: dict) -> dict | None:
             try:
-                detail = self.fetch_one(f"/projects/{project_id}/pipelines/{listed['id']}")
+                return {**listed, **self.fetch_one(f"/projects/{project_id}/pipelines/{listed['id']}")}
             except AccessError as exc:
                 if exc.status != 404:
                     raise
-                continue  # deleted between the listing and its detail
-            yield {**listed, **detail}
+                return None  # deleted between the listing and its detail
+
+        def start_jobs(listed: dict) -> None:
+            for stream in jobs:
+                stream.prefetch(self.get_child_context(listed, context))
+
+        for listed, pipeline in self.fetcher.map_ordered(detail, super().get_records(context), start_jobs):
+            if pipeline is None:
+                for stream in jobs:
+                    stream.discard_prefetch(self.get_child_context(listed, context))
+                continue
+            yield pipeline
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"project_id": record["project_id"], "pipeline_id": record["id"]}

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_dataops import cli
 from tap_dataops.errors import ConfigError
+from tap_dataops.concurrency import Fetcher
 from tap_dataops.http import ApiClient
 from tap_dataops.redaction import redact_secrets
 from tap_dataops.streams import STREAM_TYPES
@@ -43,6 +45,8 @@ class TapDataOps(Tap):
     """Singer tap for the DataOps.live REST API (GitLab API v4)."""
 
     name = "tap-dataops"
+    # msgspec encodes RECORD messages several times faster than the default writer.
+    message_writer_class = MsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -80,6 +84,12 @@ class TapDataOps(Tap):
             th.IntegerType(minimum=1),
             default=600,
             description="The most requests sent in any 60-second window (DataOps.live allows 600 per user).",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType(minimum=1, maximum=32),
+            default=8,
+            description="Requests in flight at once (all under requests_per_minute); 1 fetches one at a time.",
         ),
         th.Property(
             "request_timeout",
@@ -136,12 +146,19 @@ class TapDataOps(Tap):
         return SkipCounter()
 
     @cached_property
+    def fetcher(self) -> Fetcher:
+        return Fetcher(self.config["max_concurrency"])
+
+    @cached_property
     def ci_disabled_projects(self) -> set[int]:
         """Projects whose pipelines and jobs are not requested at all (CI/CD is off)."""
         return set()
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK has no after-sync hook
-        super().sync_all()
+        try:
+            super().sync_all()
+        finally:
+            self.fetcher.close()
         for line in self.skips.summary():
             self.logger.warning(line)
         stats = self.api_client.stats
@@ -164,6 +181,7 @@ class TapDataOps(Tap):
             user_agent=self.config.get("user_agent") or f"tap-dataops/{self.plugin_version}",
             retry_time_budget=float(self.config["retry_time_budget"]),
             max_rate_limit_wait=float(self.config["max_rate_limit_wait"]),
+            max_concurrency=self.config["max_concurrency"],
         )
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

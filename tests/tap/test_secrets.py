@@ -8,7 +8,7 @@ DEBUG = {"TAP_DATAOPS_LOG_LEVEL": "debug", "LOGLEVEL": "DEBUG"}
 
 
 def test_token_absent_from_all_output_at_debug_level(simulator):
-    sim = simulator(projects=120, fault_rate=0.15, fault_seed=3, stall_seconds=2.0, rate_limit=None)
+    sim = simulator(projects=30, fault_rate=0.1, fault_seed=3, stall_seconds=1.5, rate_limit=None)
     run = run_tap(sim_config(sim, request_timeout=1), env=DEBUG)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "DEBUG" in run.stderr  # the run really logged at debug level

@@ -10,10 +10,10 @@ from tap_dataops.simulator import Simulator
 from tap_dataops.tap import TapDataOps
 from tests.tap.helpers import TOKEN
 
-_SIMULATOR = Simulator(projects=150, seed=11, tokens=(TOKEN,), rate_limit=None).start()
+_SIMULATOR = Simulator(projects=40, seed=11, tokens=(TOKEN,), rate_limit=None).start()
 atexit.register(_SIMULATOR.stop)
 
 TestTapDataOps = get_tap_test_class(
     tap_class=TapDataOps,
-    config={"api_url": _SIMULATOR.url, "private_token": TOKEN},
+    config={"api_url": _SIMULATOR.url, "private_token": TOKEN, "requests_per_minute": 60_000},
 )
