@@ -1,0 +1,96 @@
+"""Turn `meltano --log-format json run ...` output into short progress for a person.
+
+Shown: records per stream (every few seconds while the run lasts, and at the end), the
+tap's rate-limit waits, retries and skips, its closing "Run complete: N requests, ..."
+line, and every error. Hidden: the SDK's METRIC lines and per-partition chatter. When
+the run fails, the last lines held back are printed too, so the cause is on screen.
+Uses the standard library only (it runs under the bare python3 of scripts/quickstart.py).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import time
+import typing as t
+
+# Plugin lines worth a person's attention (the tap logs these; see tap_dataops/http.py, tap.py).
+SHOWN = re.compile(
+    r"Run complete|rate limit|RateLimit|429|retrying|pausing|waiting|skipped \d+ parent"
+    r"|error|Error|ERROR|failed|invalid|refused|no token|answered 40[13]|Traceback|terminated",
+)
+# Meltano's own lines worth showing.
+MELTANO_SHOWN = re.compile(r"is active|Run completed|Block run completed|failed|error|Error")
+HIDDEN = re.compile(r"^METRIC:|DeprecationWarning|instance = super\(\)")
+
+
+class RunProgress:
+    """Feed it lines with :meth:`line`; it prints through ``out``."""
+
+    def __init__(self, out: t.Callable[[str], None] = print, every: float = 5.0) -> None:
+        self.out = out
+        self.every = every
+        self.records: collections.Counter[str] = collections.Counter()
+        self.held: collections.deque[str] = collections.deque(maxlen=40)
+        self.started = time.monotonic()
+        self._last_report = self.started
+        self._reported: dict[str, int] = {}
+
+    def line(self, raw: str) -> None:
+        raw = raw.rstrip("\n")
+        if not raw.strip():
+            return
+        try:
+            entry = json.loads(raw)
+            if not isinstance(entry, dict):
+                raise ValueError
+        except ValueError:
+            # Not a log record (a traceback line, a plugin's raw print): keep for failures.
+            self.held.append(raw)
+            return
+        event = str(entry.get("event", ""))
+        plugin = entry.get("name") if entry.get("cmd_type") else None
+        if event.startswith("METRIC:"):
+            if entry.get("producer"):  # the tap's counts; the target reports the same records again
+                self._metric(event)
+        elif HIDDEN.search(event):
+            pass
+        elif plugin:
+            if SHOWN.search(event):
+                self.out(f"  {plugin}: {event}")
+            else:
+                self.held.append(f"  {plugin}: {event}")
+        elif MELTANO_SHOWN.search(event) or entry.get("level") in ("error", "critical"):
+            self.out(f"  meltano: {event}")
+        else:
+            self.held.append(f"  meltano: {event}")
+        self.tick()
+
+    def _metric(self, event: str) -> None:
+        try:
+            metric = json.loads(event.removeprefix("METRIC:").strip())
+        except ValueError:
+            return
+        if metric.get("metric") == "record_count":
+            stream = metric.get("tags", {}).get("stream", "?")
+            self.records[stream] += int(metric.get("value") or 0)
+
+    def tick(self) -> None:
+        """Print the record counts if some time has passed and they changed."""
+        now = time.monotonic()
+        if now - self._last_report >= self.every and dict(self.records) != self._reported:
+            self._last_report = now
+            self.report(prefix=f"  [{now - self.started:4.0f}s] records so far: ")
+
+    def report(self, prefix: str = "  records: ") -> None:
+        self._reported = dict(self.records)
+        if self.records:
+            self.out(prefix + ", ".join(f"{s} {n:,}" for s, n in sorted(self.records.items())))
+
+    def failed(self) -> None:
+        """Print what was held back: the context of a failure."""
+        if self.held:
+            self.out("  --- last log lines ---")
+            for held in self.held:
+                self.out(held)
