@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -163,3 +162,136 @@ def write_stream(path: Path, records: int, *, seed: int = 7, state_every: int = 
                                   "time_extracted": extracted}, separators=(",", ":")) + "\n")
             if (i + 1) % state_every == 0 or i + 1 == records:
                 out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {STREAM: {"last_id": i + 1}}}}) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# Running the loaders
+
+
+def _venv_python(folder: Path) -> Path:
+    return folder / "bin" / "python"
+
+
+def ensure_target_duckdb(folder: Path) -> Path:
+    """A virtual environment with target-duckdb 0.8.0; returns its console script."""
+    script = folder / "bin" / "target-duckdb"
+    if script.exists():
+        return script
+    print(f"installing target-duckdb 0.8.0 into {folder} ...", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    subprocess.run([str(_venv_python(folder)), "-m", "pip", "install", "--quiet", "target-duckdb==0.8.0"],
+                   check=True)
+    return script
+
+
+def _tree_rss(proc) -> int:
+    import psutil  # noqa: PLC0415
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_loader(name: str, command: list[str], stream_file: Path, cwd: Path) -> dict:
+    """Run one loader on the stream file; wall time, peak RSS of its process tree."""
+    import psutil  # noqa: PLC0415
+
+    with stream_file.open("rb") as stdin, (cwd / f"{name}.stdout").open("wb") as out, \
+            (cwd / f"{name}.stderr").open("wb") as err:
+        started = time.perf_counter()
+        popen = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err, cwd=cwd)
+        proc = psutil.Process(popen.pid)
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss(proc))
+                done.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        returncode = popen.wait()
+        elapsed = time.perf_counter() - started
+        done.set()
+        sampler.join()
+    if returncode != 0:
+        tail = (cwd / f"{name}.stderr").read_text(errors="replace").strip().splitlines()[-5:]
+        raise SystemExit(f"{name} failed (exit {returncode}):\n" + "\n".join(tail))
+    return {"seconds": elapsed, "peak_rss": peak}
+
+
+def count_rows(database: Path, table: str) -> int:
+    import duckdb  # noqa: PLC0415
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(f"SELECT count(*), count(DISTINCT id) FROM {table}").fetchone()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch-size-rows", type=int, default=None,
+                        help="batch_size_rows for target-dataops-duckdb (default: its own default)")
+    parser.add_argument("--skip-target-duckdb", action="store_true")
+    parser.add_argument("--venv", type=Path, default=HERE / ".venv-bench",
+                        help="virtual environment for target-duckdb 0.8.0")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="loader-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    stream_file = workdir / "projects.singer.jsonl"
+    started = time.perf_counter()
+    write_stream(stream_file, args.records)
+    print(f"generated {args.records:,} records ({stream_file.stat().st_size / 1e6:.0f} MB) "
+          f"in {time.perf_counter() - started:.1f}s: {stream_file}", flush=True)
+
+    results: dict[str, dict] = {}
+
+    ours_db = workdir / "ours.duckdb"
+    ours_db.unlink(missing_ok=True)
+    ours_config = {"database": str(ours_db)}
+    if args.batch_size_rows:
+        ours_config["batch_size_rows"] = args.batch_size_rows
+    (workdir / "ours.json").write_text(json.dumps(ours_config))
+    ours_script = shutil.which("target-dataops-duckdb") or str(Path(sys.executable).parent / "target-dataops-duckdb")
+    results["target-dataops-duckdb"] = run_loader(
+        "target-dataops-duckdb", [ours_script, "--config", str(workdir / "ours.json")], stream_file, workdir)
+    results["target-dataops-duckdb"]["rows"] = count_rows(ours_db, "main.projects")
+
+    if not args.skip_target_duckdb:
+        script = ensure_target_duckdb(args.venv)
+        theirs_db = workdir / "target_duckdb.duckdb"
+        theirs_db.unlink(missing_ok=True)
+        (workdir / "theirs.json").write_text(json.dumps({"filepath": str(theirs_db), "default_target_schema": "main"}))
+        results["target-duckdb 0.8.0"] = run_loader(
+            "target-duckdb", [str(script), "--config", str(workdir / "theirs.json")], stream_file, workdir)
+        results["target-duckdb 0.8.0"]["rows"] = count_rows(theirs_db, "main.projects")
+
+    print()
+    print(f"{'loader':<24}{'seconds':>9}{'records/s':>12}{'peak RSS':>11}{'rows':>10}{'distinct':>10}{'missing':>9}")
+    for name, r in results.items():
+        rows, distinct = r["rows"]
+        r["rate"] = args.records / r["seconds"]
+        print(f"{name:<24}{r['seconds']:>9.1f}{r['rate']:>12,.0f}{r['peak_rss'] / 2**20:>9,.0f}MB"
+              f"{rows:>10,}{distinct:>10,}{args.records - distinct:>9,}")
+    if len(results) == 2:
+        ours, theirs = results["target-dataops-duckdb"], results["target-duckdb 0.8.0"]
+        print(f"\nspeed ratio: {ours['rate'] / theirs['rate']:.1f}x; "
+              f"peak memory ratio: {theirs['peak_rss'] / max(ours['peak_rss'], 1):.1f}x less")
+    print(f"(files in {workdir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

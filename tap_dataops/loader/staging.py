@@ -342,6 +342,8 @@ class Database:
                         f"INSERT INTO {plan.qualified} BY NAME "
                         f"SELECT * EXCLUDE ({LINE}) FROM (SELECT {select} FROM {source})"
                     ).fetchone()
+        except duckdb.InterruptException:
+            raise  # a signal stopped the query (rolled back): nothing to locate
         except duckdb.Error as exc:
             raise self.locate_error(plan, path, exc) from None
         return int(row[0]) if row else 0

@@ -300,6 +300,7 @@ class TargetDataOpsDuckDB(Target):
         self._fast: dict[str, DuckDBSink | None] = {}
         self._emitted_state: t.Any = None
         self._at_end = False
+        self._terminated_by = 0
         super().__init__(*args, **kwargs)
         self.max_parallelism = 1  # one DuckDB connection, batches applied in order
 
@@ -428,6 +429,7 @@ class TargetDataOpsDuckDB(Target):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         # Stop where we are: an open transaction is rolled back, and records after
         # the last emitted STATE are replayed by the next run.
+        self._terminated_by = signum
         raise TerminatedError(signum)
 
     # -- command line -------------------------------------------------------
@@ -457,6 +459,8 @@ class TargetDataOpsDuckDB(Target):
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
             if target is not None:
                 target.close()
+                if target._terminated_by and not isinstance(exc, TerminatedError):
+                    exc = TerminatedError(target._terminated_by)  # DuckDB saw it as an interrupt
             sys.stdout.flush()
             sys.stderr.write(f"{cls.name}: {describe_error(exc)}\n")
             sys.stderr.flush()

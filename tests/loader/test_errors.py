@@ -100,3 +100,8 @@ def test_database_locked_by_another_process(db):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.error.startswith(f"database file {db} is locked by another process (pid {os.getpid()}): ")
     assert query(db, "SELECT id, name FROM projects") == [(1, "kept")]
+
+
+def test_without_validation_the_database_still_rejects_with_the_line(db):
+    error = _fails(db, GOOD + [record("projects", {"id": "three"})], validate_records=False)
+    assert error.startswith("line 4 (stream projects): value \"three\" cannot be stored in column 'id' (BIGINT)")

@@ -107,3 +107,17 @@ def test_kill_9_at_any_moment_then_resume_gives_every_record_once(tmp_path, load
             # append-only: at least once; only records after the last STATE can repeat.
             repeated = {i for i, n in Counter(ids).items() if n > 1}
             assert all(i > last for i in repeated), (kind, when, last)
+
+
+def test_sigterm_stops_with_one_line_and_keeps_committed_data(tmp_path):
+    db = tmp_path / "t.duckdb"
+    proc = start(db, batch_size_rows=200)
+    proc.stderr = None
+    feed(proc, tap_output())
+    first = json.loads(proc.stdout.readline())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) in (0, 143)  # 0 if the input had already been fully loaded
+    rest = [json.loads(x) for x in proc.stdout.read().splitlines() if x.strip()]
+    last = (rest or [first])[-1]["last_id"]
+    ids = {i for (i,) in query(db, "SELECT id FROM items")}
+    assert set(range(1, last + 1)) <= ids
