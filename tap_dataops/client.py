@@ -141,6 +141,10 @@ class DataOpsStream(RESTStream[PageToken]):
         """Start fetching this partition on a worker thread (no-op when sequential)."""
         if not self.fetcher.concurrent or not (self.selected or self.has_selected_descendents):
             return
+        if self.replication_key:
+            # The SDK records a partition's starting bookmark when it begins syncing it;
+            # this partition is fetched before that, so record it now (it is idempotent).
+            self._write_starting_replication_value(context)
         url, params = self.get_url(context), self.get_url_params(context, None)
         paginator = self.partition_paginator(context)
         self._prefetched[_partition_key(context)] = self.fetcher.submit(

@@ -34,6 +34,8 @@ BUDGET_WINDOW_SECONDS = 61.0
 # msgspec parses a page of 100 full projects about three times faster than json.
 _decode_json = msgspec.json.Decoder().decode
 
+RESET_MARGIN_SECONDS = 0.5
+
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 524})
 
 
@@ -130,7 +132,8 @@ def server_wait_seconds(headers: t.Mapping[str, str]) -> float | None:
         return wait
     reset = headers.get("RateLimit-Reset")
     if reset and reset.strip().isdigit():
-        return max(0.0, int(reset) - time.time())
+        # Whole seconds: a little margin so that we do not arrive just before the reset.
+        return max(0.0, int(reset) - time.time() + RESET_MARGIN_SECONDS)
     return None
 
 
@@ -158,8 +161,8 @@ class ApiClient:
         self._local = threading.local()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json", **auth_headers}
         # Slow down before the server says no: at this many requests left in its window
-        # (at most 5% of the server's limit) we wait for the window to reset rather than
-        # spend the last ones, which requests already in flight may be taking.
+        # (at least one per thread, since requests already in flight may take them) we
+        # wait for the window to reset rather than spend the last ones.
         self.low_water = max(2, max_concurrency, min(20, requests_per_minute // 30))
 
     @property
@@ -267,7 +270,7 @@ class ApiClient:
         if remaining is None or not remaining.strip().isdigit():
             return
         limit = headers.get("RateLimit-Limit", "")
-        reserve = min(self.low_water, int(limit) // 20) if limit.strip().isdigit() else self.low_water
+        reserve = min(self.low_water, int(limit) // 2) if limit.strip().isdigit() else self.low_water
         if int(remaining) <= max(1, reserve):
             wait = server_wait_seconds({"RateLimit-Reset": headers.get("RateLimit-Reset", "")})
             if wait:

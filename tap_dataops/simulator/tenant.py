@@ -696,6 +696,23 @@ class Tenant:
             self._drop_group_json()
             self._mutated()
 
+    def delete_namespaces(self, ids) -> None:
+        """Delete empty namespaces (no projects, no subgroups), as removing a user or an empty group does."""
+        with self.lock:
+            for nid in ids:
+                ns = self.namespaces.get(int(nid))
+                if ns is None:
+                    continue
+                if ns.project_ids or ns.children:
+                    raise ValueError(f"namespace {nid} still holds projects or subgroups")
+                del self.namespaces[ns.id]
+                if ns.kind == "group":
+                    self.groups.pop(ns.id, None)
+                if ns.parent is not None:
+                    ns.parent.children.remove(ns)
+            self._drop_group_json()
+            self._mutated()
+
     def touch_project(self, project_id: int) -> None:
         """Bump last_activity_at and updated_at to now (as pushing to the project would)."""
         with self.lock:
