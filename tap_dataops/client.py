@@ -158,7 +158,11 @@ class DataOpsStream(RESTStream[PageToken]):
 
     def with_children_prefetched(self, records: t.Iterable[dict], context: Context | None) -> t.Iterator[dict]:
         """Hand on ``records`` a page at a time, each page's children already being fetched."""
-        children = [child for child in self.child_streams if isinstance(child, DataOpsStream)]
+        children = [
+            child
+            for child in self.child_streams
+            if isinstance(child, DataOpsStream) and (child.selected or child.has_selected_descendents)
+        ]
         if not self.fetcher.concurrent or not children:
             yield from records
             return

@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_dataops import cli
 from tap_dataops.errors import ConfigError
 from tap_dataops.concurrency import Fetcher
 from tap_dataops.http import ApiClient
+from tap_dataops.output import BufferedMessageWriter
 from tap_dataops.redaction import redact_secrets
 from tap_dataops.streams import STREAM_TYPES
 
@@ -45,8 +45,7 @@ class TapDataOps(Tap):
     """Singer tap for the DataOps.live REST API (GitLab API v4)."""
 
     name = "tap-dataops"
-    # msgspec encodes RECORD messages several times faster than the default writer.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMessageWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
