@@ -13,7 +13,6 @@ import collections
 import email.utils
 import json
 import logging
-import random
 import threading
 import time
 import typing as t

@@ -8,6 +8,7 @@ listings (``Link`` carrying ``id_after``) alike.
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from singer_sdk.pagination import BaseAPIPaginator
@@ -52,7 +53,7 @@ class ShiftAwareOffsetPaginator(GitLabPaginator):
     Offset pages shift when records are created or deleted between two requests: a
     deletion moves a record from the next page onto one already read, and it would be
     missed. GitLab reports the listing's size in ``X-Total``; when that changes mid-walk
-    the listing is read again from page 1 and the stream drops ids it already emitted.
+    the listing is read again from page 1, and ids already emitted are not kept again.
     Without ``X-Total`` (listings over 10,000 records) a change cannot be seen.
     """
 
@@ -90,7 +91,7 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
     mid-listing (a running one moves to the end, and the record at the next page's edge
     would be skipped for good, behind the new bookmark). So each page is asked for from a
     cursor instead: ``updated_after`` a millisecond before the last record read. Records
-    at the cursor come back once more and the stream drops them by id. If a whole page
+    at the cursor come back once more and are not kept again. If a whole page
     shares one instant the cursor cannot move; then it pages forward from the same cursor.
     """
 
@@ -130,7 +131,5 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
 
 
 def _one_millisecond_before(timestamp: str) -> str:
-    from datetime import datetime, timedelta, timezone
-
     moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) - timedelta(milliseconds=1)
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -22,7 +22,6 @@ from tap_dataops.errors import AccessError, ApiError
 from tap_dataops.pagination import ShiftAwareOffsetPaginator, UpdatedAtCursorPaginator
 
 if t.TYPE_CHECKING:
-    import requests
     from singer_sdk.helpers.types import Context
 
 
