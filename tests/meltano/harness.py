@@ -1,0 +1,120 @@
+"""Real Meltano for tests: a copy of the project in a temporary directory, Meltano in its
+own venv there (as scripts/quickstart.py makes it), and helpers to run it and read results.
+
+Nothing here touches the developer's checkout: no .meltano/, .env or databases of theirs
+are read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
+KEYS = {"project_members": ("project_id", "id"), "group_members": ("group_id", "id")}
+
+# What a working tree holds that a fresh clone would not (state, secrets, local builds).
+_NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".meltano", ".venv*", "venv", ".env", "*.duckdb", "*.duckdb.wal", "__pycache__",
+    ".pytest_cache", ".ipynb_checkpoints", "output", "build", "dist", "*.egg-info", "benchmarks",
+)
+
+
+def meltano_spec() -> str:
+    """The Meltano requirement scripts/quickstart.py installs (one place to change it)."""
+    source = (REPO / "scripts" / "quickstart.py").read_text()
+    line = next(line for line in source.splitlines() if line.startswith("MELTANO_SPEC = "))
+    return line.split("=", 1)[1].strip().strip("\"'")
+
+
+def copy_project(dest: Path) -> Path:
+    """The repository's files as a fresh clone has them (plus uncommitted edits), at ``dest``."""
+    shutil.copytree(REPO, dest, ignore=_NOT_COPIED)
+    return dest
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without anything that would steer the tap, the targets,
+    Meltano or pip's target venv; plus ``extra``."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("TAP_DATAOPS_", "TARGET_", "MELTANO_", "DATAOPS_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
+    }
+    env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def make_meltano_venv(path: Path) -> Path:
+    """A venv at ``path`` with Meltano; returns the meltano executable."""
+    venv.EnvBuilder(with_pip=True).create(path)
+    python = path / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", meltano_spec()],
+                   check=True, capture_output=True, timeout=600, env=clean_env())
+    return path / "bin" / "meltano"
+
+
+class MeltanoProject:
+    """A temporary copy of the project with its own Meltano."""
+
+    def __init__(self, root: Path, meltano: Path) -> None:
+        self.root = root
+        self.meltano = meltano
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def create(cls, tmp: Path) -> MeltanoProject:
+        root = copy_project(tmp / "project")
+        started = time.monotonic()
+        meltano = make_meltano_venv(root / ".venv-meltano")
+        project = cls(root, meltano)
+        project.timings["meltano venv"] = time.monotonic() - started
+        return project
+
+    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
+            timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run([str(self.meltano), *args], cwd=self.root, env=env or clean_env(),
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"meltano {' '.join(args)} exited {proc.returncode}:\n{_tail(proc)}")
+        return proc
+
+    def install(self, *plugins: str) -> None:
+        started = time.monotonic()
+        self.run("install", *plugins, timeout=600)
+        self.timings[f"meltano install {' '.join(plugins)}"] = time.monotonic() - started
+        print(f"timings: {self.timings}", file=sys.stderr)
+
+
+def _tail(proc: subprocess.CompletedProcess, lines: int = 40) -> str:
+    return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
+
+
+def duckdb_rows(database: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def record_keys(records: list[dict], stream: str) -> set[tuple]:
+    return {tuple(r[k] for k in KEYS.get(stream, ("id",))) for r in records}
+
+
+def truth_keys(sim, stream: str) -> set[tuple]:
+    """The simulator's records of ``stream`` by primary key (what a full sync must land)."""
+    return record_keys(sim.truth(stream), stream)
+
+
+def about(executable: Path) -> dict:
+    out = subprocess.run([str(executable), "--about", "--format", "json"], capture_output=True, text=True,
+                         check=True, timeout=120)
+    return json.loads(out.stdout)
