@@ -20,8 +20,13 @@ SHOWN = re.compile(
     r"Run complete|rate limit|RateLimit|429|retrying|pausing|waiting|skipped \d+ parent"
     r"|error|Error|ERROR|failed|invalid|refused|no token|answered 40[13]|Traceback|terminated",
 )
+# The plugins' own one-line errors (tap_dataops/cli.py, the loader) start with their name.
+ONE_LINE_ERROR = re.compile(r"^(tap-dataops|target-dataops-duckdb): ")
 # Meltano's own lines worth showing.
 MELTANO_SHOWN = re.compile(r"is active|Run completed|Block run completed|failed|error|Error")
+# Waits for the server's rate limit: concurrent requests report the same pause, so at most
+# one such line is shown per progress interval (all are counted).
+RATE_WAIT = re.compile(r"pausing|rate limited \(429\)")
 HIDDEN = re.compile(r"^METRIC:|DeprecationWarning|instance = super\(\)")
 
 
@@ -32,10 +37,13 @@ class RunProgress:
         self.out = out
         self.every = every
         self.records: collections.Counter[str] = collections.Counter()
-        self.held: collections.deque[str] = collections.deque(maxlen=40)
+        self.held: collections.deque[str] = collections.deque(maxlen=20)
+        self.errors: list[str] = []
         self.started = time.monotonic()
         self._last_report = self.started
         self._reported: dict[str, int] = {}
+        self.rate_waits = 0
+        self._last_rate_line = float("-inf")
 
     def line(self, raw: str) -> None:
         raw = raw.rstrip("\n")
@@ -56,6 +64,14 @@ class RunProgress:
                 self._metric(event)
         elif HIDDEN.search(event):
             pass
+        elif plugin and RATE_WAIT.search(event):
+            self.rate_waits += 1
+            if time.monotonic() - self._last_rate_line >= self.every:
+                self._last_rate_line = time.monotonic()
+                self.out(f"  {plugin}: {event}")
+        elif plugin and ONE_LINE_ERROR.search(event):
+            self.errors.append(event)
+            self.out(f"  {event}")
         elif plugin:
             if SHOWN.search(event):
                 self.out(f"  {plugin}: {event}")
@@ -86,11 +102,14 @@ class RunProgress:
     def report(self, prefix: str = "  records: ") -> None:
         self._reported = dict(self.records)
         if self.records:
-            self.out(prefix + ", ".join(f"{s} {n:,}" for s, n in sorted(self.records.items())))
+            waits = f" (rate-limit pauses: {self.rate_waits})" if self.rate_waits else ""
+            self.out(prefix + ", ".join(f"{s} {n:,}" for s, n in sorted(self.records.items())) + waits)
 
     def failed(self) -> None:
-        """Print what was held back: the context of a failure."""
-        if self.held:
+        """Print the context of a failure: the plugins' error lines, else what was held back."""
+        if self.errors:
+            self.out("  error: " + self.errors[-1])
+        elif self.held:
             self.out("  --- last log lines ---")
             for held in self.held:
                 self.out(held)

@@ -75,3 +75,14 @@ def test_first_command_with_a_token_syncs_that_account_and_never_prints_the_toke
     assert _printed_tables(proc.stdout)["projects"] == 20
     assert {r[0] for r in duckdb_rows(database, "SELECT id FROM projects")} == {p["id"] for p in sim.truth("projects")}
     assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_first_command_with_a_rejected_token_fails_with_the_taps_one_line_error(fresh_clone, simulator):
+    clone, env = fresh_clone
+    sim = simulator(projects=5, seed=4, tokens=("another-token",), rate_limit=None)
+    env = dict(env, TAP_DATAOPS_PRIVATE_TOKEN=TOKEN, TAP_DATAOPS_API_URL=sim.url)
+    proc = subprocess.run(FIRST_COMMAND, cwd=clone, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert "error: tap-dataops: GET /api/v4/" in proc.stdout and "rejected the token (401" in proc.stdout
+    assert proc.stdout.rstrip().endswith("quickstart: meltano run failed (exit 1)")
+    assert TOKEN not in proc.stdout + proc.stderr
