@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import signal
 import sys
@@ -40,7 +41,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-kinds", default=None, help=f"comma-separated subset of: {','.join(FAULT_KINDS)}")
     p.add_argument("--fault-seed", type=int, default=0)
     p.add_argument("--stall-seconds", type=float, default=5.0)
+    p.add_argument("--pipelines-per-project", type=_int_range, default=(0, 6), metavar="LO,HI",
+                   help="pipelines per project, uniform in LO..HI (default 0,6)")
+    p.add_argument("--jobs-per-pipeline", type=_int_range, default=(1, 4), metavar="LO,HI",
+                   help="jobs per pipeline, uniform in LO..HI (default 1,4)")
+    p.add_argument("--warm", action="store_true",
+                   help="build every project's JSON before listening (benchmarks measure warm serving)")
+    p.add_argument("--stats-file", default=None,
+                   help="on exit, write a JSON summary of the requests served (counts by status, 429s, "
+                        "busiest 60-second spans) to this file")
     return p
+
+
+def _int_range(text: str) -> tuple[int, int]:
+    try:
+        lo, hi = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (two integers), got {text!r}") from None
+    if not 0 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected 0 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
+def served_summary(requests, window: float = 60.0) -> dict:
+    """What the simulator served: counts by status, and the most requests that started within
+    any ``window`` seconds (sliding) and within one of the rate limiter's fixed windows."""
+    by_status: dict[str, int] = {}
+    for r in requests:
+        by_status[str(r.status)] = by_status.get(str(r.status), 0) + 1
+    starts = sorted(r.started for r in requests)
+    busiest, j = 0, 0
+    for i, s in enumerate(starts):
+        while starts[j] <= s - window:
+            j += 1
+        busiest = max(busiest, i - j + 1)
+    fixed: dict[int, int] = {}
+    for s in starts:
+        fixed[int(s // window)] = fixed.get(int(s // window), 0) + 1
+    return {
+        "requests": len(starts),
+        "by_status": by_status,
+        "rate_limited_429": by_status.get("429", 0),
+        "first_started": starts[0] if starts else None,
+        "last_started": starts[-1] if starts else None,
+        "busiest_sliding_window": busiest,
+        "busiest_fixed_window": max(fixed.values(), default=0),
+        "window_seconds": window,
+    }
 
 
 def main(argv=None) -> int:
@@ -56,7 +103,11 @@ def main(argv=None) -> int:
                         latency=args.latency, jitter=args.jitter,
                         rate_limit=args.rate_limit or None, rate_window=args.rate_window,
                         fault_rate=args.fault_rate, fault_kinds=kinds, fault_seed=args.fault_seed,
-                        stall_seconds=args.stall_seconds, host=args.host, port=args.port)
+                        stall_seconds=args.stall_seconds, host=args.host, port=args.port,
+                        pipelines_per_project=args.pipelines_per_project,
+                        jobs_per_pipeline=args.jobs_per_pipeline)
+        if args.warm:
+            sim.warm()
         sim.start()
     except (ValueError, OSError) as err:
         print(f"dataops-simulator: {err}", file=sys.stderr)
@@ -70,6 +121,10 @@ def main(argv=None) -> int:
             pass
     finally:
         sim.stop()
+        if args.stats_file:
+            summary = served_summary(sim.requests, args.rate_window or 60.0)
+            with open(args.stats_file, "w", encoding="utf-8") as f:
+                json.dump(summary, f)
     return 0
 
 
