@@ -17,7 +17,7 @@ import typing as t
 
 # Plugin lines worth a person's attention (the tap logs these; see tap_dataops/http.py, tap.py).
 SHOWN = re.compile(
-    r"Run complete|rate limit|RateLimit|429|retrying|pausing|waiting|skipped \d+ parent"
+    r"Run complete|Progress:|rate limit|RateLimit|429|retrying|pausing|waiting|skipped \d+ parent"
     r"|error|Error|ERROR|failed|invalid|refused|no token|answered 40[13]|Traceback|terminated",
 )
 # The plugins' own one-line errors (tap_dataops/cli.py, the loader) start with their name.

@@ -34,6 +34,7 @@ BUDGET_WINDOW_SECONDS = 61.0
 _decode_json = msgspec.json.Decoder().decode
 
 RESET_MARGIN_SECONDS = 0.5
+PROGRESS_SECONDS = 15.0
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 524})
 
@@ -158,6 +159,7 @@ class ApiClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self._token_setting = token_setting
         self._local = threading.local()
+        self._last_progress = time.monotonic()
         self._headers = {"User-Agent": user_agent, "Accept": "application/json", **auth_headers}
         # Slow down before the server says no: at this many requests left in its window
         # (at least one per thread, since requests already in flight may take them) we
@@ -215,6 +217,7 @@ class ApiClient:
     def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, endpoint: str) -> requests.Response:
         self.budget.acquire()
         self.stats.add(requests=1)
+        self._report_progress()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
         except requests.exceptions.Timeout:
@@ -249,6 +252,18 @@ class ApiClient:
             )
         response.body = self._parse_body(response)  # type: ignore[attr-defined]
         return response
+
+    def _report_progress(self) -> None:
+        """A line every PROGRESS_SECONDS, so that a long run shows it is moving."""
+        now = time.monotonic()
+        if now - self._last_progress < PROGRESS_SECONDS:
+            return
+        self._last_progress = now
+        stats = self.stats
+        LOGGER.info(
+            "Progress: %d requests so far, %d retried, %d rate limited (%.0fs waited for the rate limit)",
+            stats.requests, stats.retries, stats.rate_limited, stats.rate_limit_wait_seconds,
+        )
 
     def _parse_body(self, response: requests.Response) -> t.Any:
         content = response.content
