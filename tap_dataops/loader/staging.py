@@ -115,6 +115,10 @@ _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
 def connect(database: str) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB database, turning a lock conflict into a clear message."""
+    if database != ":memory:" and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", database):
+        # A plain file path: create its folder, as users expect of e.g. output/dataops.duckdb.
+        with contextlib.suppress(OSError):  # an unwritable place is reported by connect below
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(database)
     except duckdb.IOException as exc:

@@ -113,3 +113,12 @@ def test_record_metadata_columns(tmp_path):
     (row,) = query(db, "SELECT _sdc_extracted_at, _sdc_table_version, _sdc_received_at IS NOT NULL, "
                        "_sdc_batched_at >= _sdc_received_at, _sdc_deleted_at FROM s")
     assert row == (dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.timezone.utc), 7, True, True, None)
+
+
+def test_database_in_a_folder_that_does_not_exist_yet(tmp_path):
+    # The config file sits beside the database in these tests; the database goes one folder down.
+    db = tmp_path / "t.duckdb"
+    nested = tmp_path / "output" / "nested" / "dataops.duckdb"
+    ok(db, [schema("projects", {"id": {"type": "integer"}}, keys=["id"]), record("projects", {"id": 1})],
+       database=str(nested))
+    assert query(nested, "SELECT id FROM projects") == [(1,)]
