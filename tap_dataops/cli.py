@@ -9,19 +9,38 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import typing as t
 
 import click
 from singer_sdk.plugin_base import SingerCommand
 
-from tap_dataops.errors import DataOpsError
+from tap_dataops.errors import DataOpsError, Terminated
 
 
 class UserFacingError(DataOpsError):
     """An unexpected failure, reported on one line (the traceback goes to DEBUG logging)."""
 
 
+def terminate(signum: int) -> t.NoReturn:
+    """Stop the process now on SIGTERM/SIGINT: one line, exit code 128 + signum.
+
+    Called from the signal handler, in the main thread. Nothing more goes to stdout (the
+    last STATE there is where the next run resumes), and worker threads are not waited
+    for: one may be inside a request (up to request_timeout) or a rate-limit wait.
+    """
+    error = Terminated(signum)
+    error.show()
+    sys.stderr.flush()
+    os._exit(error.exit_code)
+
+
 def _explain(exc: BaseException) -> DataOpsError:
+    if isinstance(exc, BrokenPipeError):
+        return UserFacingError(
+            "the program reading the tap's output (stdout) stopped reading it (broken pipe); see its "
+            "error, then rerun from the last STATE it emitted"
+        )
     # json's and simplejson's decode errors (the SDK reads files with either) share these fields.
     if isinstance(exc, ValueError) and hasattr(exc, "lineno") and hasattr(exc, "colno"):
         return UserFacingError(

@@ -6,6 +6,8 @@ prints them as one line instead of a traceback.
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 
@@ -45,3 +47,23 @@ class AccessError(ApiError):
 
 class RateLimitTooLong(ApiError):
     """The server asked the tap to wait longer than the user allows (`max_rate_limit_wait`)."""
+
+
+class Terminated(DataOpsError):
+    """SIGTERM or SIGINT (Ctrl-C): the run stops now, exit code 128 + the signal number.
+
+    Nothing more is written: the last STATE already on stdout covers every record before
+    it, and the next run resumes from it (records after it are fetched again).
+    """
+
+    def __init__(self, signum: int) -> None:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        super().__init__(
+            f"stopped by {name}; the last STATE written covers every record before it: "
+            "rerun with that state to resume"
+        )
+        self.signum = signum
+        self.exit_code = 128 + signum

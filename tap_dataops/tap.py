@@ -198,6 +198,13 @@ class TapDataOps(Tap):
             check_settings(self.config)
         return errors
 
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:  # noqa: ARG002
+        # The SDK's handler writes STATE from inside the signal handler (possibly in the
+        # middle of a write to stdout) and exits 0, after worker threads finish whatever
+        # they are waiting for (a Retry-After of many minutes): a stopped run looked like a
+        # successful one, late. Stop now, non-zero; the last STATE written stands.
+        cli.terminate(signum)
+
     @classmethod
     def get_singer_command(cls):  # noqa: ANN206
         return cli.with_one_line_errors(super().get_singer_command(), cls.logger)
