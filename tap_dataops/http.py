@@ -287,6 +287,11 @@ class ApiClient:
         reserve = min(self.low_water, int(limit) // 2) if limit.strip().isdigit() else self.low_water
         if int(remaining) <= max(1, reserve):
             wait = server_wait_seconds({"RateLimit-Reset": headers.get("RateLimit-Reset", "")})
+            if wait and wait > self.max_rate_limit_wait:
+                # Beyond the user's patience: never pause every thread for it (a 429 that
+                # asks for it ends the run with RateLimitTooLong; until then the server
+                # still allows the requests it says remain).
+                return
             if wait:
                 LOGGER.info("RateLimit-Remaining is %s: pausing %.1fs until the server's window resets", remaining, wait)
                 self.budget.pause_until(time.monotonic() + wait)
