@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.singerlib import Catalog
 
 from tap_dataops import cli
 from tap_dataops.errors import ConfigError
@@ -137,6 +138,13 @@ class TapDataOps(Tap):
         ),
     ).to_dict()
 
+    def __init__(self, *args: t.Any, catalog: t.Any = None, state: t.Any = None, **kwargs: t.Any) -> None:
+        # The SDK would fail on a catalog or state of the wrong shape with a bare
+        # TypeError/AttributeError, and silently skip a selected stream it does not know.
+        check_catalog(catalog)
+        check_state(state)
+        super().__init__(*args, catalog=catalog, state=state, **kwargs)
+
     def discover_streams(self) -> list:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
@@ -233,6 +241,11 @@ def check_settings(config: t.Mapping[str, t.Any]) -> None:
     api_url = str(config.get("api_url") or "")
     parts = urlsplit(api_url)
     shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}" if parts.scheme else api_url[:80]
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"api_url {shown!r} contains a user name or password (user:secret@host), which would be sent and "
+            "logged with every request: remove it and set the token in private_token or job_token"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"api_url {shown!r} is not a valid http(s) URL; use e.g. {DEFAULT_API_URL}")
     if not parts.path.rstrip("/").endswith("/api/v4"):
@@ -244,6 +257,48 @@ def check_settings(config: t.Mapping[str, t.Any]) -> None:
         raise ConfigError(
             f"api_url {shown!r} uses plain http:// to a remote host, which would send the token in clear text: "
             "use https://, or set allow_insecure_http to true if you accept that risk"
+        )
+
+
+CATALOG_HINT = "regenerate it with tap-dataops --config CONFIG --discover"
+STATE_HINT = "pass the last STATE line the loader emitted, or run without --state to start over"
+
+
+def check_catalog(catalog: t.Any) -> None:
+    """Refuse a catalog that is not a Singer catalog, or that names a stream this tap lacks."""
+    if catalog is None or isinstance(catalog, Catalog):
+        return
+    entries = catalog.get("streams") if isinstance(catalog, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("tap_stream_id"), str) and isinstance(e.get("schema"), dict)
+        for e in entries
+    ):
+        raise ConfigError(
+            'the catalog is not a Singer catalog (an object with a "streams" list of entries, each with '
+            f'"tap_stream_id" and "schema"); {CATALOG_HINT}'
+        )
+    known = {stream_type.name for stream_type in STREAM_TYPES}
+    unknown = sorted({e["tap_stream_id"] for e in entries} - known)
+    if unknown:
+        raise ConfigError(
+            f"the catalog names stream(s) {', '.join(repr(u[:60]) for u in unknown[:5])}, which tap-dataops "
+            f"does not have (it has {', '.join(sorted(known))}); {CATALOG_HINT}"
+        )
+
+
+def check_state(state: t.Any) -> None:
+    """Refuse a state that is not a Singer state (the SDK would fail on it with a bare TypeError)."""
+    if state is None or state == {}:
+        return
+    if isinstance(state, dict) and state.get("type") == "STATE" and "value" in state:
+        raise ConfigError(
+            'the state file holds a whole STATE message; keep only its "value" (the loader prints just that)'
+        )
+    bookmarks = state.get("bookmarks", {}) if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict) or not all(isinstance(v, dict) for v in bookmarks.values()):
+        raise ConfigError(
+            'the state is not a Singer state (a JSON object whose "bookmarks" maps streams to objects); '
+            f"{STATE_HINT}"
         )
 
 
