@@ -13,6 +13,7 @@ import collections
 import email.utils
 import json
 import logging
+import re
 import threading
 import time
 import typing as t
@@ -224,8 +225,8 @@ class ApiClient:
             raise TransientFault(f"no answer within request_timeout ({self.timeout:g}s)") from None
         except requests.exceptions.SSLError as exc:
             raise ApiError(
-                f"GET {endpoint}: TLS verification failed ({_first_line(exc)}); check api_url's "
-                f"host and its certificate (REQUESTS_CA_BUNDLE for a private CA)"
+                f"GET {endpoint}: TLS failed ({_tls_reason(exc)}); check api_url's scheme "
+                f"and host and the server's certificate (REQUESTS_CA_BUNDLE for a private CA)"
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise TransientFault(f"connection failed ({_connection_reason(exc)})") from None
@@ -346,6 +347,19 @@ def _api_message(response: requests.Response) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """The OpenSSL reason inside requests' nested wrappers (which start with the pool's repr)."""
+    text = str(exc)
+    verify = re.search(r"certificate verify failed: ([^()'\"]+)", text)
+    if verify:
+        return f"certificate verify failed: {verify.group(1).strip()}"
+    reason = re.search(r"\[SSL: ([A-Z0-9_]+)\]", text)
+    if reason:
+        hint = " (is the server speaking plain http?)" if reason.group(1) == "WRONG_VERSION_NUMBER" else ""
+        return reason.group(1).lower().replace("_", " ") + hint
+    return _first_line(exc)
 
 
 def _connection_reason(exc: BaseException) -> str:
