@@ -454,8 +454,10 @@ class TargetDataOpsDuckDB(Target):
             target = cls(config=config.config, validate_config=True,
                          parse_env_config=config.parse_env)
             target.listen(file_input)
-        except ConfigValidationError:
-            raise
+        except ConfigValidationError as exc:
+            # One line, like every other failure (the SDK would log each error separately).
+            detail = "; ".join(" ".join(str(e).split()) for e in exc.errors) or str(exc)
+            fail(f"invalid configuration: {detail}; fix the loader's config file")
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001
             if target is not None:
                 target.close()
@@ -470,6 +472,26 @@ class TargetDataOpsDuckDB(Target):
             elif isinstance(exc, KeyboardInterrupt):
                 code = 130
             sys.exit(code)
+
+
+    @classmethod
+    def cb_config(cls, ctx: t.Any, param: t.Any, value: tuple[str, ...]) -> _ConfigInput:  # type: ignore[override]
+        # --config is read while the command line is parsed, before invoke: a missing or
+        # malformed file would otherwise end in the SDK's logged traceback.
+        try:
+            return super().cb_config(ctx, param, value)
+        except FileNotFoundError as exc:
+            fail(f"{exc}; check the --config path")
+        except ValueError as exc:  # json's and simplejson's decode errors
+            fail(f"the --config file is not valid JSON ({' '.join(str(exc).split())}); fix it")
+
+
+def fail(message: str) -> t.NoReturn:
+    """One line on stderr, exit code 1."""
+    sys.stdout.flush()
+    sys.stderr.write(f"{NAME}: {message}\n")
+    sys.stderr.flush()
+    sys.exit(1)
 
 
 def describe_error(exc: BaseException) -> str:
