@@ -200,7 +200,7 @@ class Database:
     def _columns(self, table: str) -> dict[str, DType] | None:
         exists = self.con.execute(
             "SELECT count(*) FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+            "WHERE database_name = current_database() AND schema_name = ? AND lower(table_name) = lower(?)",
             [self.schema, table],
         ).fetchone()
         if not exists or not exists[0]:
@@ -211,7 +211,7 @@ class Database:
     def _comment(self, table: str) -> str | None:
         row = self.con.execute(
             "SELECT comment FROM duckdb_tables() "
-            "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+            "WHERE database_name = current_database() AND schema_name = ? AND lower(table_name) = lower(?)",
             [self.schema, table],
         ).fetchone()
         return row[0] if row else None
