@@ -1,38 +1,104 @@
-"""Writing Singer messages to stdout: msgspec-encoded, flushed with each STATE.
+"""Writing Singer messages to stdout: msgspec-encoded, buffered, STATE paced.
 
 The SDK's msgspec writer flushes stdout after every message, a system call per record
 that cost a third of the tap's time. Records are buffered here instead and flushed with
 the STATE message that follows them (and at least every 1 MiB). A record still in the
 buffer when the tap dies is never covered by a STATE the target saw, so a resumed run
 fetches it again: nothing can be lost by buffering.
+
+The SDK also asks for a STATE after every partition it finishes: after each project's
+members and pipelines, after each pipeline's jobs. Each STATE is the whole tap state,
+which holds one pipelines bookmark per project, so writing every one of them made the
+output and the CPU grow with projects squared (the SDK deep-copied and compared each
+one too). ``PacedStateWriter`` writes the latest state only once the records written
+since the last STATE outweigh it several times over, or a minute has passed, and always
+at the end of the run. A STATE skipped is never wrong: the next one written covers
+everything it would have, and until then a resumed run redoes a little more work.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers import types
     from singer_sdk.singerlib.encoding.simple import Message
 
 FLUSH_BYTES = 1 << 20
+# A STATE is written once the RECORD bytes since the last one reach this many times its
+# size: STATE output (and the CPU spent encoding it) stays a fraction of the records'.
+RECORD_BYTES_PER_STATE_BYTE = 4
+# ...or once this many seconds have passed, so a slow, rate-limited run still checkpoints.
+MAX_STATE_INTERVAL = 60.0
 
 
 class BufferedMessageWriter(MsgSpecWriter):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._buffer = bytearray()
+        self.record_bytes = 0  # RECORD bytes written in this run
 
     def write_message(self, message: Message) -> None:
-        self._buffer += self.format_message(message)
-        if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
+        if message.type != SingerMessageType.RECORD:
+            self._buffer += self.format_message(message)
             self.flush()
+            return
+        # Encoded straight onto the end of the buffer: no intermediate line to copy.
+        start = len(self._buffer)
+        encoder.encode_into(message.to_dict(), self._buffer, -1)
+        self._buffer += b"\n"
+        self.record_bytes += len(self._buffer) - start
+        if len(self._buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def write_line(self, line: bytes) -> None:
+        """A message already encoded (the STATE line), with the records before it."""
+        self._buffer += line
+        self.flush()
 
     def flush(self) -> None:
         if self._buffer:
             sys.stdout.buffer.write(self._buffer)
             self._buffer.clear()
         sys.stdout.flush()
+
+
+class PacedStateWriter(StateWriter):
+    """The tap's STATE output: the latest state, written when due and at the end."""
+
+    def __init__(self, message_writer: BufferedMessageWriter) -> None:
+        super().__init__(message_writer)
+        self._writer = message_writer
+        self._pending: types.TapState | None = None
+        self._last_line = b""
+        self._record_bytes_then = 0
+        self._last_time = time.monotonic()
+
+    def write_state(self, state: types.TapState) -> None:
+        # Called by the SDK at points where the state covers only finished work; the
+        # state dict is the tap's live one, so the latest call's is the one to write.
+        self._pending = state
+        records_since = self._writer.record_bytes - self._record_bytes_then
+        if (
+            records_since >= RECORD_BYTES_PER_STATE_BYTE * len(self._last_line)
+            or time.monotonic() - self._last_time >= MAX_STATE_INTERVAL
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending state now, unless it is the one written last."""
+        if self._pending is None:
+            return
+        line = encoder.encode({"type": "STATE", "value": self._pending}) + b"\n"
+        self._pending = None
+        self._last_time = time.monotonic()
+        if line != self._last_line:
+            self._writer.write_line(line)
+            self._last_line = line
+            self._record_bytes_then = self._writer.record_bytes

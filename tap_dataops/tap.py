@@ -18,7 +18,7 @@ from tap_dataops import cli
 from tap_dataops.errors import ConfigError
 from tap_dataops.concurrency import Fetcher
 from tap_dataops.http import ApiClient
-from tap_dataops.output import BufferedMessageWriter
+from tap_dataops.output import BufferedMessageWriter, PacedStateWriter
 from tap_dataops.redaction import redact_secrets
 from tap_dataops.streams import STREAM_TYPES
 
@@ -144,6 +144,7 @@ class TapDataOps(Tap):
         check_catalog(catalog)
         check_state(state)
         super().__init__(*args, catalog=catalog, state=state, **kwargs)
+        self._state_writer = PacedStateWriter(self.message_writer)  # see tap_dataops.output
 
     def discover_streams(self) -> list:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
@@ -164,6 +165,7 @@ class TapDataOps(Tap):
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK has no after-sync hook
         try:
             super().sync_all()
+            self._state_writer.flush()  # the final state, whether or not it was due
         finally:
             self.fetcher.close()
         for line in self.skips.summary():
