@@ -21,6 +21,7 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
 from tap_dataops.errors import ApiError
+from tap_dataops.http import decode_body
 from tap_dataops.pagination import GitLabPaginator, PageToken
 
 if t.TYPE_CHECKING:
@@ -109,6 +110,7 @@ class DataOpsStream(RESTStream[PageToken]):
         for page in self._pages(self.get_url(context), self.get_url_params(context, None),
                                 self.partition_paginator(context), lookahead=self.fetcher.concurrent):
             yield from page
+            del page  # before the next page is parsed (see _pages)
 
     def _pages(self, url: str, params: dict[str, t.Any], paginator: GitLabPaginator, *, lookahead: bool) -> t.Iterator[list[dict]]:
         """Each page's new records, following the server's pagination.
@@ -116,14 +118,20 @@ class DataOpsStream(RESTStream[PageToken]):
         With ``lookahead`` the next page is requested (on a worker thread) as soon as this
         one has arrived, before this one's records are handed on. Everything that reads
         stream state (params, paginator) was prepared by the caller, on the writing thread.
+
+        A page is parsed here, on the thread that hands its records on, once the page
+        before is let go of (the caller drops it too): its objects then reuse memory still
+        in the CPU's cache. Parsed ahead on the worker, with the page before still alive,
+        parsing and writing took half as long again.
         """
 
         def fetch(token: PageToken | None) -> requests.Response:
-            return self.api.get(url, {**params, **(token or {})})
+            return self.api.get(url, {**params, **(token or {})}, decode=False)
 
         pending = self.fetcher.submit(fetch, paginator.current_value) if lookahead else None
         while not paginator.finished:
             response = pending.result() if pending is not None else fetch(paginator.current_value)
+            decode_body(response)
             records = [record for record in self.parse_response(response) if paginator.keep(record)]
             if not response.body and not paginator.continue_if_empty(response):  # type: ignore[attr-defined]
                 return
@@ -133,7 +141,9 @@ class DataOpsStream(RESTStream[PageToken]):
                 if lookahead and not paginator.finished
                 else None
             )
+            del response  # its body is this page
             yield records
+            del records
 
     # -- fetching ahead ----------------------------------------------------------------
 
@@ -156,6 +166,16 @@ class DataOpsStream(RESTStream[PageToken]):
         if future is not None:
             future.cancel()
 
+    @cached_property
+    def _syncs_children(self) -> bool:
+        return any(child.selected or child.has_selected_descendents for child in self.child_streams)
+
+    def generate_child_contexts(self, record: dict, context: Context | None) -> t.Iterable[Context | None]:
+        # The SDK asks every record for its children's context, then finds no child
+        # selected; with none selected there is nothing to ask.
+        if self._syncs_children:
+            yield from super().generate_child_contexts(record, context)
+
     def with_children_prefetched(self, records: t.Iterable[dict], context: Context | None) -> t.Iterator[dict]:
         """Hand on ``records`` a page at a time, each page's children already being fetched."""
         children = [
@@ -173,6 +193,7 @@ class DataOpsStream(RESTStream[PageToken]):
                 for child in children:
                     child.prefetch(child_context)
             yield from page
+            del page  # before the next page is parsed (see _pages)
 
     # Requests outside the stream's own listing (details, scoped listings) go through the
     # same ApiClient and paginators as the listing does.

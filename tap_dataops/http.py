@@ -33,6 +33,8 @@ BUDGET_WINDOW_SECONDS = 61.0
 
 # msgspec parses a page of 100 full projects about three times faster than json.
 _decode_json = msgspec.json.Decoder().decode
+# Checks that a body is well-formed JSON without building it (a seventh of the cost).
+_check_json = msgspec.json.Decoder(msgspec.Raw).decode
 
 RESET_MARGIN_SECONDS = 0.5
 PROGRESS_SECONDS = 15.0
@@ -177,8 +179,12 @@ class ApiClient:
             self._local.session = session
         return session
 
-    def get(self, url: str, params: t.Mapping[str, t.Any] | None = None) -> requests.Response:
+    def get(self, url: str, params: t.Mapping[str, t.Any] | None = None, *, decode: bool = True) -> requests.Response:
         """GET ``url``; return the response with its parsed JSON body in ``response.body``.
+
+        With ``decode=False`` the body is only checked to be well-formed JSON (a malformed
+        one is retried like any transient fault); ``decode_body`` parses it later, on the
+        thread that uses it.
 
         Waits out 429s as the server asks, retries transient faults with exponential
         backoff and full jitter until ``retry_time_budget`` is spent, and raises a
@@ -192,7 +198,7 @@ class ApiClient:
         while True:
             attempts += 1
             try:
-                return self._attempt(url, params, endpoint)
+                return self._attempt(url, params, endpoint, decode)
             except RateLimited:
                 # Not a fault: waiting as long as the server asks is always right, and it
                 # does not spend the retry budget. The same request is sent again.
@@ -215,12 +221,13 @@ class ApiClient:
                 )
                 time.sleep(delay)
 
-    def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, endpoint: str) -> requests.Response:
+    def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, endpoint: str, decode: bool) -> requests.Response:
         self.budget.acquire()
         self.stats.add(requests=1)
         self._report_progress()
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
+            response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False, stream=True)
+            content = _read_body(response)
         except requests.exceptions.Timeout:
             raise TransientFault(f"no answer within request_timeout ({self.timeout:g}s)") from None
         except requests.exceptions.SSLError as exc:
@@ -251,7 +258,8 @@ class ApiClient:
                 f"check api_url points at the DataOps.live API (…/api/v4)",
                 status=status,
             )
-        response.body = self._parse_body(response)  # type: ignore[attr-defined]
+        response.body = self._parse_body(response, content, decode=decode)  # type: ignore[attr-defined]
+        response.json_bytes = b"" if decode else content  # type: ignore[attr-defined]
         return response
 
     def _report_progress(self) -> None:
@@ -266,8 +274,7 @@ class ApiClient:
             stats.requests, stats.retries, stats.rate_limited, stats.rate_limit_wait_seconds,
         )
 
-    def _parse_body(self, response: requests.Response) -> t.Any:
-        content = response.content
+    def _parse_body(self, response: requests.Response, content: bytes, *, decode: bool) -> t.Any:
         if not content:
             raise TransientFault("empty body on a 200 response")
         declared = response.headers.get("Content-Length")
@@ -276,7 +283,10 @@ class ApiClient:
         if "json" not in response.headers.get("Content-Type", "application/json"):
             raise TransientFault(f"non-JSON body ({response.headers.get('Content-Type')}) on a 200 response")
         try:
-            return _decode_json(content)
+            if decode:
+                return _decode_json(content)
+            _check_json(content)
+            return None
         except msgspec.DecodeError:
             raise TransientFault("truncated or malformed JSON body on a 200 response") from None
 
@@ -331,6 +341,31 @@ def _json_or_none(response: requests.Response) -> t.Any:
         return json.loads(response.content)
     except ValueError:
         return None
+
+
+def decode_body(response: requests.Response) -> t.Any:
+    """The parsed body of a response from ``ApiClient.get`` (already checked well-formed).
+
+    Parsing builds thousands of objects: done on the thread that then uses them, after it
+    let go of the page before, they land in memory that is still in the CPU's cache (a
+    fifth of the tap's CPU at zero latency, against parsing ahead on a worker thread).
+    """
+    body = response.body = _decode_json(response.json_bytes)  # type: ignore[attr-defined]
+    response.json_bytes = b""  # type: ignore[attr-defined]
+    return body
+
+
+def _read_body(response: requests.Response) -> bytes:
+    """The whole body of a streamed response.
+
+    requests' ``.content`` reads a body in 10 KiB chunks through four layers of Python,
+    a tenth of the tap's CPU on pages of 100 projects (700 KB); ``chunk_size=None`` reads
+    it in one go, with requests' own error mapping. Error bodies are read the usual way,
+    so that ``.json()`` and ``.text`` keep working on them.
+    """
+    if response.status_code != 200:
+        return response.content
+    return b"".join(response.iter_content(chunk_size=None))
 
 
 def _api_message(response: requests.Response) -> str:

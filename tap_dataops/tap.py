@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import typing as t
 from collections import Counter
 from datetime import datetime
-import typing as t
 from functools import cached_property
 from urllib.parse import urlsplit
 
@@ -15,12 +16,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib import Catalog
 
 from tap_dataops import cli
-from tap_dataops.errors import ConfigError
 from tap_dataops.concurrency import Fetcher
+from tap_dataops.errors import ConfigError
 from tap_dataops.http import ApiClient
 from tap_dataops.output import BufferedMessageWriter, PacedStateWriter
 from tap_dataops.redaction import redact_secrets
 from tap_dataops.streams import STREAM_TYPES
+
 
 class SkipCounter:
     """Parents skipped per child stream (403/404, CI disabled), reported once at the end."""
@@ -163,6 +165,10 @@ class TapDataOps(Tap):
         return set()
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK has no after-sync hook
+        # Everything alive now (the SDK, schemas, catalog) lives the whole run; frozen, it
+        # is no longer walked by every full garbage collection, which decoding pages of
+        # thousands of dicts triggers often (10-15% of the tap's CPU).
+        gc.freeze()
         try:
             super().sync_all()
             self._state_writer.flush()  # the final state, whether or not it was due
