@@ -23,6 +23,7 @@ from singer_sdk.streams import RESTStream
 from tap_dataops.errors import ApiError
 from tap_dataops.http import decode_body
 from tap_dataops.pagination import GitLabPaginator, PageToken
+from tap_dataops.state import IndexedStateManager
 
 if t.TYPE_CHECKING:
     from concurrent.futures import Future
@@ -62,6 +63,20 @@ class DataOpsStream(RESTStream[PageToken]):
         super().__init__(*args, **kwargs)
         # Partitions fetched ahead on worker threads, taken by request_records.
         self._prefetched: dict[tuple, Future[list[dict]]] = {}
+
+    @property
+    def state_manager(self) -> IndexedStateManager:
+        # The SDK's own, with partitions found by key (see tap_dataops.state).
+        if self._state_manager is None:
+            self._state_manager = IndexedStateManager(
+                tap_name=self.tap_name,
+                stream_name=self.name,
+                tap_state=self._tap_state,
+                state_partitioning_keys=self.state_partitioning_keys,
+                is_sorted=self.is_sorted,
+                check_sorted=self.check_sorted,
+            )
+        return self._state_manager
 
     @property
     def url_base(self) -> str:

@@ -308,6 +308,23 @@ def check_state(state: t.Any) -> None:
             'the state is not a Singer state (a JSON object whose "bookmarks" maps streams to objects); '
             f"{STATE_HINT}"
         )
+    for stream, bookmark in bookmarks.items():
+        partitions = bookmark.get("partitions", [])
+        if not isinstance(partitions, list) or not all(_is_partition(p) for p in partitions):
+            raise ConfigError(
+                f"the state's {stream!r} partitions are not a list of objects, each with a \"context\" object of "
+                f"plain values; {STATE_HINT}"
+            )
+        contexts = [tuple(sorted(p["context"].items())) for p in partitions]
+        if len(set(contexts)) < len(contexts):
+            raise ConfigError(f"the state's {stream!r} partitions list the same context twice; {STATE_HINT}")
+
+
+def _is_partition(partition: t.Any) -> bool:
+    context = partition.get("context") if isinstance(partition, dict) else None
+    return isinstance(context, dict) and all(
+        isinstance(value, str | int | float | bool) or value is None for value in context.values()
+    )
 
 
 def _is_loopback(host: str) -> bool:

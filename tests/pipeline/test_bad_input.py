@@ -178,6 +178,12 @@ TAP_CASES = {
     "catalog: unknown stream": TapCase({}, catalog="unknown", expect="the catalog names stream(s) 'merge_requests'"),
     "state: not JSON": TapCase({}, state='{"bookmarks": ', code=1, expect="is not valid JSON"),
     "state: not a state": TapCase({}, state={"bookmarks": "projects"}, expect="the state is not a Singer state"),
+    "state: partitions not a list of contexts": TapCase(
+        {}, state={"bookmarks": {"pipelines": {"partitions": [{"project_id": 1}]}}},
+        expect="the state's 'pipelines' partitions are not a list of objects"),
+    "state: the same partition twice": TapCase(
+        {}, state={"bookmarks": {"pipelines": {"partitions": [{"context": {"project_id": 1}}] * 2}}},
+        expect="the state's 'pipelines' partitions list the same context twice"),
     "state: a whole STATE message": TapCase({}, state={"type": "STATE", "value": {"bookmarks": {}}},
                                             expect='holds a whole STATE message; keep only its "value"'),
     "network: unreachable host": TapCase({"api_url": "{closed}", "retry_time_budget": 1}, code=1,
