@@ -39,33 +39,50 @@ MAX_STATE_INTERVAL = 60.0
 
 
 class BufferedMessageWriter(MsgSpecWriter):
+    """Messages gathered in one buffer, allocated once, written out a MiB at a time.
+
+    A buffer grown and freed for every MiB went back and forth to the kernel: a page fault
+    for every 4 KiB written, a tenth of the tap's CPU at zero latency.
+    """
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._buffer = bytearray()
+        self._buffer = bytearray(2 * FLUSH_BYTES)
+        self._view = memoryview(self._buffer)
+        self._used = 0
         self.record_bytes = 0  # RECORD bytes written in this run
 
     def write_message(self, message: Message) -> None:
         if message.type != SingerMessageType.RECORD:
-            self._buffer += self.format_message(message)
-            self.flush()
+            self.write_line(self.format_message(message))
             return
-        # Encoded straight onto the end of the buffer: no intermediate line to copy.
-        start = len(self._buffer)
-        encoder.encode_into(message.to_dict(), self._buffer, -1)
-        self._buffer += b"\n"
-        self.record_bytes += len(self._buffer) - start
-        if len(self._buffer) >= FLUSH_BYTES:
+        line = encoder.encode(message.to_dict())
+        self._append(line, b"\n")
+        self.record_bytes += len(line) + 1
+        if self._used >= FLUSH_BYTES:
             self.flush()
 
-    def write_line(self, line: bytes) -> None:
-        """A message already encoded (the STATE line), with the records before it."""
-        self._buffer += line
+    def write_line(self, line: bytes | bytearray) -> None:
+        """A message already encoded as one line (a STATE), then everything out."""
+        self._append(line, b"")
         self.flush()
 
+    def _append(self, data: bytes | bytearray, ending: bytes) -> None:
+        size = len(data) + len(ending)
+        if self._used + size > len(self._buffer):
+            self.flush()
+            if size > len(self._buffer):  # a message over 2 MiB goes out on its own
+                sys.stdout.buffer.write(data + ending)
+                return
+        used = self._used
+        self._buffer[used : used + len(data)] = data
+        self._buffer[used + len(data) : used + size] = ending
+        self._used = used + size
+
     def flush(self) -> None:
-        if self._buffer:
-            sys.stdout.buffer.write(self._buffer)
-            self._buffer.clear()
+        if self._used:
+            sys.stdout.buffer.write(self._view[: self._used])
+            self._used = 0
         sys.stdout.flush()
 
 
