@@ -134,25 +134,29 @@ class DataOpsStream(RESTStream[PageToken]):
         one has arrived, before this one's records are handed on. Everything that reads
         stream state (params, paginator) was prepared by the caller, on the writing thread.
 
-        A page is parsed here, on the thread that hands its records on, once the page
-        before is let go of (the caller drops it too): its objects then reuse memory still
-        in the CPU's cache. Parsed ahead on the worker, with the page before still alive,
-        parsing and writing took half as long again.
+        A page fetched ahead is only checked on the worker and parsed here, on the thread
+        that hands its records on, once the page before is let go of (the caller drops it
+        too): its objects then reuse memory still in the CPU's cache. Parsed ahead on the
+        worker, with the page before still alive, parsing and writing took half as long
+        again. A page fetched here is parsed as it arrives.
         """
 
-        def fetch(token: PageToken | None) -> requests.Response:
-            return self.api.get(url, {**params, **(token or {})}, decode=False)
+        def fetch(token: PageToken | None, decode: bool) -> requests.Response:
+            return self.api.get(url, {**params, **(token or {})}, decode=decode)
 
-        pending = self.fetcher.submit(fetch, paginator.current_value) if lookahead else None
+        pending = self.fetcher.submit(fetch, paginator.current_value, False) if lookahead else None
         while not paginator.finished:
-            response = pending.result() if pending is not None else fetch(paginator.current_value)
-            decode_body(response)
+            if pending is not None:
+                response = pending.result()
+                decode_body(response)
+            else:
+                response = fetch(paginator.current_value, True)
             records = [record for record in self.parse_response(response) if paginator.keep(record)]
             if not response.body and not paginator.continue_if_empty(response):  # type: ignore[attr-defined]
                 return
             paginator.advance(response)
             pending = (
-                self.fetcher.submit(fetch, paginator.current_value)
+                self.fetcher.submit(fetch, paginator.current_value, False)
                 if lookahead and not paginator.finished
                 else None
             )

@@ -31,7 +31,7 @@ class IndexedStateManager(StreamStateManager):
     def get_context_state(self, context: types.Context | None) -> dict:
         partition_context = self.get_state_partition_context(context)
         if not partition_context:
-            return super().get_context_state(context)
+            return self.stream_state
         partitions = self.stream_state.setdefault("partitions", [])
         if partitions is not self._partitions:
             self._partitions, self._index = partitions, {}
