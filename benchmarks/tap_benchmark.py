@@ -64,7 +64,7 @@ def _bin(name: str) -> list[str]:
     script = Path(sys.executable).with_name(name)
     if script.exists():
         return [str(script)]
-    module = {"tap-dataops": "tap_dataops.tap", "dataops-simulator": "tap_dataops.simulator"}[name]
+    module = {"tap-dataops": "tap_dataops.tap", "dataops-simulator": "dataops_simulator"}[name]
     return [sys.executable, "-m", module]
 
 

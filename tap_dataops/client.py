@@ -35,13 +35,7 @@ if t.TYPE_CHECKING:
     from tap_dataops.http import ApiClient
 
 
-def _schemas_dir() -> Path:
-    package = Path(__file__).parent
-    installed = package / "schemas"  # inside a wheel (see pyproject's force-include)
-    return installed if installed.is_dir() else package.parent / "schemas"
-
-
-SCHEMAS = SchemaDirectory(_schemas_dir())
+SCHEMAS = SchemaDirectory(Path(__file__).parent / "schemas")
 
 
 def _partition_key(context: Context | None) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_dataops.simulator import Simulator
+from dataops_simulator import Simulator
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from singer_sdk.testing import get_target_test_class
 
-from tap_dataops.loader.target import TargetDataOpsDuckDB
+from target_dataops_duckdb.target import TargetDataOpsDuckDB
 
 _DIR = Path(tempfile.mkdtemp(prefix="tdd-standard-"))
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_dataops.simulator import Simulator
+from dataops_simulator import Simulator
 from tests.pipeline.harness import LOADER, LOADER_PREFIX, TAP, TAP_PREFIX, TOKEN, Pipeline, tables
 
 ITEMS = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": ["null", "string"]},

@@ -24,7 +24,7 @@ from collections import Counter
 
 import pytest
 
-from tap_dataops.simulator.faults import FAULT_KINDS
+from dataops_simulator.faults import FAULT_KINDS
 from tests.pipeline.harness import PARENT_STREAMS, Pipeline, expected_all, when
 
 SEEDS = (1, 2, 3)

@@ -16,9 +16,9 @@ import jsonschema
 import pytest
 import requests
 
-from tap_dataops.simulator import STREAMS, Simulator
+from dataops_simulator import STREAMS, Simulator
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "tap_dataops" / "schemas"
 # GitLab's timestamps: 2024-03-01T10:20:30.123Z (fractional seconds optional, Z or an offset)
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -45,7 +45,7 @@ def _date(value) -> bool:
 def load_schema(stream: str) -> dict:
     path = SCHEMAS / f"{stream}.json"
     if not path.exists():
-        pytest.skip(f"schemas/{stream}.json is not written yet")
+        pytest.skip(f"tap_dataops/schemas/{stream}.json is not written yet")
     return json.loads(path.read_text())
 
 

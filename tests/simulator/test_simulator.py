@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import requests
 
-from tap_dataops.simulator import FAULT_KINDS, Simulator, Tenant
+from dataops_simulator import FAULT_KINDS, Simulator, Tenant
 
 TOKEN = "sim-token"
 H = {"private-token": TOKEN}
@@ -459,7 +459,7 @@ def test_concurrent_requests(sim):
 
 
 def _cli(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "tap_dataops.simulator", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "dataops_simulator", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
 

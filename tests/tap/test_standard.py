@@ -6,7 +6,7 @@ import atexit
 
 from singer_sdk.testing import get_tap_test_class
 
-from tap_dataops.simulator import Simulator
+from dataops_simulator import Simulator
 from tap_dataops.tap import TapDataOps
 from tests.tap.helpers import TOKEN
 

@@ -48,7 +48,7 @@ from pathlib import Path
 import duckdb
 import msgspec
 
-from tap_dataops.loader.types import (
+from target_dataops_duckdb.column_types import (
     DType,
     alter_using,
     from_duckdb,

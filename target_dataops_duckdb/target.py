@@ -2,14 +2,14 @@
 
 How the pieces fit (singer-sdk hooks, not replacements):
 
-- ``message_reader_class`` = :class:`~tap_dataops.loader.reader.RawRecordReader`: reads
+- ``message_reader_class`` = :class:`~target_dataops_duckdb.reader.RawRecordReader`: reads
   lines, keeps each record's JSON undecoded, counts lines for error messages.
 - ``_process_record_message``: the per-record fast path. A record is type-checked
   against its schema with msgspec (about 1 µs; ``validate_records: false`` skips it),
   its key properties are checked, and its bytes are appended to the sink's batch file.
   Streams with stream maps or flattening take the SDK's mapper path instead.
 - :class:`DuckDBSink` (a ``BatchSink``): ``setup`` creates/evolves the table,
-  ``process_batch`` loads the batch file in one transaction (``staging.Database``).
+  ``process_batch`` loads the batch file in one transaction (``database.Database``).
 - STATE: a STATE message is emitted (to stdout) only when every record read before it
   is committed: immediately if nothing is buffered, otherwise after the next
   ``drain_all`` (a full batch drains every stream, then emits the latest STATE).
@@ -43,8 +43,8 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
 from singer_sdk.target_base import Target
 
-from tap_dataops.loader.reader import RawRecordReader
-from tap_dataops.loader.staging import (
+from target_dataops_duckdb.reader import RawRecordReader
+from target_dataops_duckdb.database import (
     EXTRACTED,
     LINE,
     OVERWRITE_PREFIX,
@@ -55,7 +55,7 @@ from tap_dataops.loader.staging import (
     LoaderError,
     TablePlan,
 )
-from tap_dataops.loader.types import column_types, table_name_for_stream, validation_type
+from target_dataops_duckdb.column_types import column_types, table_name_for_stream, validation_type
 
 if t.TYPE_CHECKING:
     from types import FrameType

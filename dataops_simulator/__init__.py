@@ -4,7 +4,7 @@ A real HTTP server on loopback that behaves like DataOps.live (GitLab API v4) fo
 tap reads: projects, namespaces, groups, members, pipelines and jobs, with GitLab's pagination,
 auth, rate limiting and a plan of injectable faults. Standard library only; it never imports the tap.
 
-    from tap_dataops.simulator import Simulator
+    from dataops_simulator import Simulator
     with Simulator(projects=200, seed=1) as sim:
         requests.get(f"{sim.url}/projects", headers={"private-token": "sim-token"})
 

@@ -20,7 +20,7 @@ import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader, SingerMessageType
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from tap_dataops.loader.staging import LoaderError
+from target_dataops_duckdb.database import LoaderError
 
 NO_RECORD = msgspec.Raw(b"")
 
