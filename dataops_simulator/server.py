@@ -1,45 +1,48 @@
-"""The HTTP side of the simulator: routing, query parameters, pagination, auth, the request log.
+"""The HTTP side of the simulator: authentication, rate limits, faults, the request log.
 
-Order of concerns for every request: fault plan (a faulted request changes no state), then auth
-(401 never touches the rate budget), token expiry, rate limit (429), method (405), then the route.
-The data comes from ``tenant.py``; this module decides which records, in which order, on which page.
-Token values are never stored: the request log keeps only the kind of token.
+Order of concerns for every request: fault plan (a faulted request changes no state), then
+authentication (an unknown private token is 401 and never touches the rate budget; a CI job token
+counts only on the routes GitLab lets it authenticate, elsewhere the request is anonymous), token
+expiry, the per-user throttle (429 ``Retry later``), method (405), then the route (``api.py``), which
+applies the per-endpoint limits. Token values are never stored: the request log keeps only the kind
+of token.
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import json
-import math
 import random
 import socket
 import struct
 import threading
 import time
 import traceback
-from bisect import bisect_left, bisect_right
-from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from . import ci as ci_mod
+from .access import ANONYMOUS, Viewer
+from .activity import advance_day
+from .api import API_PREFIX, JOB_PIPELINE_ROUTES, JOB_ROUTES, Api, ApiError, Ctx, Paginator, Query, Redirect, route_of
 from .faults import FaultPlan
-from .ratelimit import RateLimiter
+from .instance import TOKENS, build_instance
+from .ratelimit import ENDPOINT_BODY, GITLAB_COM_LIMITS, THROTTLED_BODY, EndpointLimiter, RateLimiter
 from .tenant import Tenant
+from .truth import STREAMS, TRUTH_STREAMS
 
-API_PREFIX = "/api/v4"
-STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
+__all__ = ["STREAMS", "TRUTH_STREAMS", "ServedRequest", "Simulator"]
+
 EXPIRED_BODY = (b'{"error":"invalid_token","error_description":"Token is expired. '
                 b'You can either do re-authorization or token refresh."}')
+UNAUTHORIZED_BODY = b'{"message":"401 Unauthorized"}'
 BAD_GATEWAY_HTML = (b"<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>502 Bad Gateway</title>\n"
                     b"</head>\n<body>\n<h1>502</h1>\n<h2>Whoops, GitLab is taking too much time to respond.</h2>\n"
                     b"<p>Try refreshing the page, or going back and attempting the action again.</p>\n"
                     b"</body>\n</html>\n")
-JOB_STATUSES = ("created", "pending", "running", "failed", "success", "canceled", "skipped",
-                "waiting_for_resource", "manual")
-PIPELINE_SCOPES = ("running", "pending", "finished", "branches", "tags")
-REDACTED_PARAMS = ("private_token", "job_token", "access_token")
+JSON = "application/json"
 
 
 class ServedRequest(NamedTuple):
@@ -53,527 +56,8 @@ class ServedRequest(NamedTuple):
     finished: float
 
 
-class ApiError(Exception):
-    """An error answer: status and JSON body."""
-
-    def __init__(self, status: int, body: dict):
-        super().__init__(status, body)
-        self.status, self.body = status, body
-
-
-def _message(status: int, message: str) -> ApiError:
-    return ApiError(status, {"message": message})
-
-
-def _invalid(name: str) -> ApiError:
-    return ApiError(400, {"error": f"{name} is invalid"})
-
-
-def _not_valid_value(name: str) -> ApiError:
-    return ApiError(400, {"error": f"{name} does not have a valid value"})
-
-
 def _json(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-# --- query parameters -------------------------------------------------------------------------
-
-
-class Query:
-    """The request's query string: ordered pairs, last-wins look-ups and typed getters."""
-
-    def __init__(self, raw: str):
-        self.pairs = parse_qsl(raw, keep_blank_values=True)
-        self.values = dict(self.pairs)
-
-    def get(self, name, default=None):
-        return self.values.get(name, default)
-
-    def many(self, name) -> list[str]:
-        """Repeated ``name[]`` (or ``name``, comma separated) values."""
-        out = [v for k, v in self.pairs if k == f"{name}[]"]
-        if not out and name in self.values:
-            out = [v for v in self.values[name].split(",") if v]
-        return out
-
-    def boolean(self, name, default=None):
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return default
-        low = raw.lower()
-        if low in ("true", "1", "t", "yes", "y"):
-            return True
-        if low in ("false", "0", "f", "no", "n"):
-            return False
-        raise _invalid(name)
-
-    def integer(self, name, default=None):
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise _invalid(name) from None
-
-    def timestamp_ms(self, name):
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return None
-        try:
-            value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
-        except ValueError:
-            raise _invalid(name) from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(value.timestamp() * 1000)
-
-    def choice(self, name, allowed, default):
-        raw = self.values.get(name)
-        if raw is None or raw == "":
-            return default
-        if raw not in allowed:
-            raise _not_valid_value(name)
-        return raw
-
-    def for_log(self) -> dict:
-        out: dict[str, str] = {}
-        for k, v in self.pairs:
-            if k in REDACTED_PARAMS:
-                v = "[REDACTED]"
-            out[k] = f"{out[k]},{v}" if k in out else v
-        return out
-
-
-# --- pagination -------------------------------------------------------------------------------
-
-
-class Page(NamedTuple):
-    status: int
-    headers: list
-    body: bytes
-
-
-class Paginator:
-    """GitLab's offset and keyset pagination over an already filtered and ordered list."""
-
-    def __init__(self, base_url: str, count_limit: int, offset_cap: int):
-        self.base_url = base_url
-        self.count_limit = count_limit
-        self.offset_cap = offset_cap
-
-    @staticmethod
-    def page_params(q: Query) -> tuple[int, int]:
-        page = max(1, q.integer("page", 1))
-        per_page = min(100, max(1, q.integer("per_page", 20)))
-        return page, per_page
-
-    def link(self, path: str, q: Query, **changes) -> str:
-        pairs, seen = [], set()
-        for k, v in q.pairs:
-            if k in REDACTED_PARAMS:
-                continue
-            if k in changes:
-                if k in seen:
-                    continue
-                seen.add(k)
-                v = changes[k]
-                if v is None:
-                    continue
-            pairs.append((k, str(v)))
-        for k, v in changes.items():
-            if k not in seen and v is not None:
-                pairs.append((k, str(v)))
-        return f"{self.base_url}{path}?{urlencode(pairs)}"
-
-    def offset(self, path: str, q: Query, items: list, render, record_type: str | None = None) -> Page:
-        page, per_page = self.page_params(q)
-        if record_type is not None and self.offset_cap and page * per_page > self.offset_cap:
-            raise ApiError(405, {"error": (
-                f"Offset pagination has a maximum allowed offset of {self.offset_cap} for requests that return "
-                f"objects of type {record_type}. Remaining records can be retrieved using keyset pagination.")})
-        total = len(items)
-        start = (page - 1) * per_page
-        chunk = items[start:start + per_page]
-        has_next = start + per_page < total
-        counted = total <= self.count_limit
-        headers = [
-            ("X-Page", str(page)), ("X-Per-Page", str(per_page)),
-            ("X-Next-Page", str(page + 1) if has_next else ""),
-            ("X-Prev-Page", str(page - 1) if page > 1 else ""),
-        ]
-        links = []
-        if page > 1:
-            links.append(f'<{self.link(path, q, page=page - 1, per_page=per_page)}>; rel="prev"')
-        if has_next:
-            links.append(f'<{self.link(path, q, page=page + 1, per_page=per_page)}>; rel="next"')
-        links.append(f'<{self.link(path, q, page=1, per_page=per_page)}>; rel="first"')
-        if counted:
-            total_pages = max(1, math.ceil(total / per_page))
-            headers += [("X-Total", str(total)), ("X-Total-Pages", str(total_pages))]
-            links.append(f'<{self.link(path, q, page=total_pages, per_page=per_page)}>; rel="last"')
-        headers.append(("Link", ", ".join(links)))
-        return Page(200, headers, b"[" + b",".join(render(item) for item in chunk) + b"]")
-
-    def keyset(self, path: str, q: Query, items: list, render, next_changes) -> Page:
-        """One keyset page: the first per_page items; ``next_changes(last)`` gives the next link's params."""
-        per_page = min(100, max(1, q.integer("per_page", 20)))
-        chunk = items[:per_page]
-        headers = [("X-Per-Page", str(per_page))]
-        if len(items) > per_page:
-            link = f'<{self.link(path, q, **next_changes(chunk[-1]))}>; rel="next"'
-            headers += [("Link", link), ("Links", link)]
-        return Page(200, headers, b"[" + b",".join(render(item) for item in chunk) + b"]")
-
-
-# --- the API ----------------------------------------------------------------------------------
-
-PROJECT_ORDER = {
-    "id": lambda p: p.id,
-    "name": lambda p: (p.name, p.id),
-    "path": lambda p: (p.path, p.id),
-    "created_at": lambda p: (p.created_ms, p.id),
-    "updated_at": lambda p: (p.updated_ms, p.id),
-    "last_activity_at": lambda p: (p.last_activity_ms, p.id),
-}
-GROUP_ORDER = {
-    "name": lambda g: (g.name, g.id),
-    "path": lambda g: (g.path, g.id),
-    "id": lambda g: g.id,
-    "similarity": lambda g: (g.name, g.id),
-}
-PIPELINE_ORDER = {
-    "id": lambda x: x.id,
-    "status": lambda x: (x.record["status"], x.id),
-    "ref": lambda x: (x.record["ref"], x.id),
-    "updated_at": lambda x: (x.updated_ms, x.id),
-    "user_id": lambda x: (x.record["_user_id"], x.id),
-}
-KEYSET_UNAVAILABLE = ApiError(405, {"error": "Keyset pagination is not yet available for this type of request"})
-
-
-class Api:
-    """Maps (path, query) to an answer. Stateless apart from a small cache of filtered listings."""
-
-    def __init__(self, tenant: Tenant, paginator: Paginator):
-        self.tenant = tenant
-        self.pages = paginator
-        self._listing_cache: dict[tuple, list] = {}
-
-    def dispatch(self, rel: str, q: Query) -> Page:
-        parts = [unquote(s) for s in rel.strip("/").split("/")] if rel.strip("/") else []
-        n = len(parts)
-        head = parts[0] if parts else ""
-        if head == "projects":
-            if n == 1:
-                return self.projects(rel, q, self._all_projects)
-            project = self._project(parts[1])
-            if n == 2:
-                return Page(200, [], self.tenant.project_json(project, self._project_variant(q, detail=True)))
-            sub = parts[2]
-            if sub == "members" and n == 3:
-                return self.members(rel, q, self._child(project, "members"))
-            if sub == "pipelines":
-                project = self._child(project, "pipelines")
-                if n == 3:
-                    return self.pipelines(rel, q, project)
-                pipe = self._pipeline(project, parts[3])
-                if n == 4:
-                    return Page(200, [], pipe.detail_json())
-                if n == 5 and parts[4] == "jobs":
-                    return self.jobs(rel, q, sorted(pipe.jobs, key=lambda j: j.id))
-            if sub == "jobs":
-                project = self._child(project, "jobs")
-                if n == 3:
-                    return self.jobs(rel, q, self.tenant.jobs(project))
-                if n == 4:
-                    for job in self.tenant.jobs(project):
-                        if str(job.id) == parts[3]:
-                            return Page(200, [], job.json())
-                    raise _message(404, "404 Not found")
-        elif head == "groups":
-            if n == 1:
-                return self.groups(rel, q, None)
-            group = self.tenant.group(parts[1])
-            if group is None:
-                raise _message(404, "404 Group Not Found")
-            if n == 2:
-                return Page(200, [], self.tenant.group_detail_json(group))
-            if n == 3:
-                if parts[2] == "subgroups":
-                    return self.groups(rel, q, list(group.children))
-                if parts[2] == "descendant_groups":
-                    return self.groups(rel, q, group.descendants())
-                if parts[2] == "members":
-                    return self.members(rel, q, group, group=True)
-                if parts[2] == "projects":
-                    return self.projects(rel, q, lambda: self._group_projects(group, q))
-        elif head == "namespaces":
-            if n == 1:
-                return self.namespaces(rel, q)
-            if n == 2:
-                ns = self._namespace(parts[1])
-                return Page(200, [], self.tenant.namespace_json(ns))
-        raise _message(404, "404 Not Found")
-
-    # -- look-ups ----------------------------------------------------------------------------
-
-    def _project(self, ref):
-        project = self.tenant.project(ref)
-        if project is None:
-            raise _message(404, "404 Project Not Found")
-        return project
-
-    def _child(self, project, child):
-        status = self.tenant.child_status(project.id, child)
-        if status == 404:
-            raise _message(404, "404 Project Not Found")
-        if status == 403:
-            raise _message(403, "403 Forbidden")
-        return project
-
-    def _pipeline(self, project, ref):
-        for pipe in self.tenant.pipelines(project):
-            if str(pipe.id) == ref:
-                return pipe
-        raise _message(404, "404 Not found")
-
-    def _namespace(self, ref):
-        t = self.tenant
-        with t.lock:
-            if ref.isdigit() and int(ref) in t.namespaces:
-                return t.namespaces[int(ref)]
-            for ns in t.namespaces.values():
-                if ns.full_path == ref:
-                    return ns
-        raise _message(404, "404 Namespace Not Found")
-
-    def _all_projects(self):
-        with self.tenant.lock:
-            return list(self.tenant.projects.values())
-
-    def _group_projects(self, group, q: Query):
-        groups = [group]
-        if q.boolean("include_subgroups", False):
-            groups += group.descendants()
-        t = self.tenant
-        with t.lock:
-            return [t.projects[pid] for g in groups for pid in g.project_ids if pid in t.projects]
-
-    def _cached(self, key, build):
-        key = (self.tenant.version,) + key
-        found = self._listing_cache.get(key)
-        if found is None:
-            if len(self._listing_cache) > 64:
-                self._listing_cache.clear()
-            found = self._listing_cache[key] = build()
-        return found
-
-    # -- projects ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _project_variant(q: Query, detail=False) -> str:
-        if not detail and q.boolean("simple", False):
-            return "simple"
-        return "statistics" if q.boolean("statistics", False) else "full"
-
-    def projects(self, rel: str, q: Query, source) -> Page:
-        order_by = q.choice("order_by", PROJECT_ORDER, "created_at")
-        sort = q.choice("sort", ("asc", "desc"), "desc")
-        updated_after, updated_before = q.timestamp_ms("updated_after"), q.timestamp_ms("updated_before")
-        if (updated_after is not None or updated_before is not None) and order_by != "updated_at":
-            raise _message(400, "400 Bad request - `updated_at` filter and `updated_at` sorting must be paired")
-        keyset = q.get("pagination") == "keyset"
-        if keyset and order_by != "id":
-            raise KEYSET_UNAVAILABLE
-        filters = (
-            q.boolean("archived"), q.choice("visibility", ("private", "internal", "public"), None),
-            q.timestamp_ms("last_activity_after"), q.timestamp_ms("last_activity_before"),
-            updated_after, updated_before, q.integer("id_after"), q.integer("id_before"),
-            (q.get("search") or "").lower(), tuple(q.many("topic")),
-        )
-        q.boolean("membership"), q.boolean("owned"), q.boolean("simple"), q.boolean("statistics")
-
-        items = self._project_listing(rel, source, filters, order_by, sort)
-        variant = self._project_variant(q)
-        render = lambda p: self.tenant.project_json(p, variant)  # noqa: E731
-        if keyset:
-            cursor = "id_after" if sort == "asc" else "id_before"
-            other = "id_before" if sort == "asc" else "id_after"
-            return self.pages.keyset(API_PREFIX + rel, q, items, render,
-                                     lambda last: {cursor: last.id, other: q.get(other)})
-        return self.pages.offset(API_PREFIX + rel, q, items, render, record_type="Project")
-
-    def _project_listing(self, rel, source, filters, order_by, sort) -> list:
-        """The filtered, ordered projects. Ordered by id, the id bounds (keyset pagination's cursor)
-        are cut from one cached listing by bisection instead of filtering the tenant per page."""
-        id_after, id_before = filters[6], filters[7]
-        if order_by == "id":
-            base = filters[:6] + (None, None) + filters[8:]
-            items, keys = self._cached(("projects", rel, order_by, sort) + base,
-                                       lambda: self._keyed(self._filter_projects(source, base, order_by, sort), sort))
-            if sort == "asc":
-                lo = bisect_right(keys, id_after) if id_after is not None else 0
-                hi = bisect_left(keys, id_before) if id_before is not None else len(keys)
-            else:  # keys are negated ids, ascending
-                lo = bisect_right(keys, -id_before) if id_before is not None else 0
-                hi = bisect_left(keys, -id_after) if id_after is not None else len(keys)
-            return items[lo:hi] if (lo, hi) != (0, len(keys)) else items
-        return self._cached(("projects", rel, order_by, sort) + filters,
-                            lambda: self._filter_projects(source, filters, order_by, sort))
-
-    @staticmethod
-    def _keyed(items, sort):
-        return items, [p.id if sort == "asc" else -p.id for p in items]
-
-    @staticmethod
-    def _filter_projects(source, filters, order_by, sort) -> list:
-        archived, visibility, la_after, la_before, up_after, up_before, id_after, id_before, search, topics = filters
-        out = []
-        for p in source():
-            if archived is not None and p.archived != archived:
-                continue
-            if visibility is not None and p.visibility != visibility:
-                continue
-            if la_after is not None and not p.last_activity_ms > la_after:
-                continue
-            if la_before is not None and not p.last_activity_ms < la_before:
-                continue
-            if up_after is not None and not p.updated_ms > up_after:
-                continue
-            if up_before is not None and not p.updated_ms < up_before:
-                continue
-            if id_after is not None and not p.id > id_after:
-                continue
-            if id_before is not None and not p.id < id_before:
-                continue
-            if search and search not in p.name.lower() and search not in p.path:
-                continue
-            if topics and not set(topics) <= set(p.topics):
-                continue
-            out.append(p)
-        out.sort(key=PROJECT_ORDER[order_by], reverse=sort == "desc")
-        return out
-
-    # -- groups and namespaces ---------------------------------------------------------------
-
-    def groups(self, rel: str, q: Query, source) -> Page:
-        order_by = q.choice("order_by", GROUP_ORDER, "name")
-        sort = q.choice("sort", ("asc", "desc"), "asc")
-        top_level_only = q.boolean("top_level_only", False)
-        q.boolean("all_available"), q.boolean("owned")
-        statistics = q.boolean("statistics", False)
-        search = (q.get("search") or "").lower()
-        skip = {int(x) for x in q.many("skip_groups") if x.isdigit()}
-        keyset = q.get("pagination") == "keyset"
-        if keyset and (source is not None or order_by != "name" or sort != "asc"):
-            raise KEYSET_UNAVAILABLE
-        t = self.tenant
-
-        def build():
-            with t.lock:
-                pool = list(t.groups.values()) if source is None else [g for g in source if g.id in t.groups]
-            out = [g for g in pool
-                   if not (top_level_only and g.parent is not None) and g.id not in skip
-                   and (not search or search in g.name.lower() or search in g.path)]
-            out.sort(key=GROUP_ORDER[order_by], reverse=sort == "desc")
-            return out
-
-        key = ("groups", rel, order_by, sort, top_level_only, search, tuple(sorted(skip)))
-        items = self._cached(key, build) if source is None else build()
-        render = lambda g: t.group_json(g, statistics)  # noqa: E731
-        if keyset:
-            cursor = q.get("cursor")
-            if cursor:
-                try:
-                    c = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-                    after = (c["name"], int(c["id"]))
-                except (ValueError, KeyError, TypeError):
-                    raise ApiError(400, {"message": "400 Bad request - Invalid cursor parameter"}) from None
-                items = [g for g in items if (g.name, g.id) > after]
-
-            def next_cursor(last):
-                raw = _json({"name": last.name, "id": str(last.id), "_kd": "n"})
-                return {"cursor": base64.urlsafe_b64encode(raw).decode().rstrip("=")}
-
-            return self.pages.keyset(API_PREFIX + rel, q, items, render, next_cursor)
-        return self.pages.offset(API_PREFIX + rel, q, items, render,
-                                 record_type="Group" if source is None else None)
-
-    def namespaces(self, rel: str, q: Query) -> Page:
-        t = self.tenant
-        search = (q.get("search") or "").lower()
-
-        def build():
-            with t.lock:
-                return [t.namespaces[i] for i in sorted(t.namespaces)
-                        if not search or search in t.namespaces[i].full_path.lower()]
-
-        items = self._cached(("namespaces", search), build)
-        return self.pages.offset(API_PREFIX + rel, q, items, t.namespace_json)
-
-    # -- members, pipelines, jobs ------------------------------------------------------------
-
-    def members(self, rel: str, q: Query, owner, group=False) -> Page:
-        members = self.tenant.group_members(owner) if group else self.tenant.project_members(owner)
-        return self.pages.offset(API_PREFIX + rel, q, members, lambda m: m.json())
-
-    def pipelines(self, rel: str, q: Query, project) -> Page:
-        order_by = q.choice("order_by", PIPELINE_ORDER, "id")
-        sort = q.choice("sort", ("asc", "desc"), "desc")
-        scope = q.choice("scope", PIPELINE_SCOPES, None)
-        status = q.choice("status", JOB_STATUSES + ("preparing", "scheduled"), None)
-        ref, sha, source, username = q.get("ref"), q.get("sha"), q.get("source"), q.get("username")
-        up_after, up_before = q.timestamp_ms("updated_after"), q.timestamp_ms("updated_before")
-        cr_after, cr_before = q.timestamp_ms("created_after"), q.timestamp_ms("created_before")
-        yaml_errors = q.boolean("yaml_errors")
-        out = []
-        for pipe in self.tenant.pipelines(project):
-            r = pipe.record
-            if scope == "running" and r["status"] != "running":
-                continue
-            if scope == "pending" and r["status"] != "pending":
-                continue
-            if scope == "finished" and r["status"] not in ("success", "failed", "canceled", "skipped"):
-                continue
-            if scope == "branches" and r["tag"]:
-                continue
-            if scope == "tags" and not r["tag"]:
-                continue
-            if status and r["status"] != status:
-                continue
-            if ref and r["ref"] != ref:
-                continue
-            if sha and r["sha"] != sha:
-                continue
-            if source and r["source"] != source:
-                continue
-            if username and r["user"]["username"] != username:
-                continue
-            if yaml_errors and not r["yaml_errors"]:
-                continue
-            if up_after is not None and not pipe.updated_ms > up_after:
-                continue
-            if up_before is not None and not pipe.updated_ms < up_before:
-                continue
-            if cr_after is not None and not r["_created_ms"] > cr_after:
-                continue
-            if cr_before is not None and not r["_created_ms"] < cr_before:
-                continue
-            out.append(pipe)
-        out.sort(key=PIPELINE_ORDER[order_by], reverse=sort == "desc")
-        return self.pages.offset(API_PREFIX + rel, q, out, lambda x: x.list_json())
-
-    def jobs(self, rel: str, q: Query, jobs: list) -> Page:
-        scopes = q.many("scope")
-        for i, s in enumerate(scopes):
-            if s not in JOB_STATUSES:
-                raise _not_valid_value(f"scope[{i}]")
-        if scopes:
-            wanted = set(scopes)
-            jobs = [j for j in jobs if j.status in wanted]
-        return self.pages.offset(API_PREFIX + rel, q, jobs, lambda j: j.json())
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -595,44 +79,69 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sim._track(self.connection, True)
+        self.sim.track(self.connection, True)
 
     def finish(self):
         try:
             super().finish()
         finally:
-            self.sim._track(self.connection, False)
+            self.sim.track(self.connection, False)
 
     def log_message(self, format, *args):  # noqa: A002 - silence the default stderr log
         pass
 
     def do_GET(self):
-        self.sim._serve(self, "GET")
+        self.sim.serve(self, "GET")
 
     def _not_get(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        self.sim._serve(self, self.command)
+        self.sim.serve(self, self.command)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _not_get
 
 
+class _Auth(NamedTuple):
+    log_kind: str | None     # what the request log shows: "private", "job" or None
+    principal: str | None    # the token kind it runs as ("admin", "user", ..., "job"), None: anonymous
+    token: str | None
+    rejected: bool           # an unknown private token, or a dead job token on a job route: 401
+
+
 class Simulator:
-    """A DataOps.live (GitLab API v4) server on loopback. See the package docstring for the API."""
+    """A DataOps.live (GitLab API v4) server on loopback. See the package docstring for the API.
+
+    ``Simulator(projects=N, seed=S, ...)`` serves the single-tenant layout (every private token is
+    an administrator); ``Simulator.instance(...)`` a shared instance seen through ordinary tokens.
+    """
 
     def __init__(self, projects: int = 200, seed: int = 1, tokens=("sim-token",), job_tokens=("sim-job-token",),
                  latency: float = 0.0, jitter: float = 0.0, rate_limit: int | None = 600, rate_window: float = 60.0,
                  fault_rate: float = 0.0, fault_kinds=None, fault_seed: int = 0, stall_seconds: float = 5.0,
                  offset_cap: int = 50_000, count_limit: int = 10_000, pipelines_per_project=(0, 6),
-                 jobs_per_pipeline=(1, 4), host: str = "127.0.0.1", port: int = 0, anchor=None):
-        self.tenant = Tenant(projects=projects, seed=seed, pipelines_per_project=pipelines_per_project,
-                             jobs_per_pipeline=jobs_per_pipeline, anchor=anchor)
-        self._tokens = frozenset(tokens)
-        self._job_tokens = frozenset(job_tokens)
+                 jobs_per_pipeline=(1, 4), host: str = "127.0.0.1", port: int = 0, anchor=None,
+                 child_pipelines: float = 0.0, retries: float = 0.06, endpoint_limits=None,
+                 endpoint_retry_after: bool = True, rate_limit_headers: str = "429", job_token_pipelines: bool = True,
+                 tenant: Tenant | None = None, token_kinds: dict | None = None):
+        if tenant is None:
+            tenant = Tenant(projects=projects, seed=seed, pipelines_per_project=pipelines_per_project,
+                            jobs_per_pipeline=jobs_per_pipeline, anchor=anchor, child_pipelines=child_pipelines,
+                            retries=retries)
+        self.tenant = tenant
+        kinds: dict[str, str] = dict(token_kinds or {})
+        for tok in tokens:
+            kinds.setdefault(tok, tenant.default_principal)
+        for tok in job_tokens:
+            kinds.setdefault(tok, "job")
+        self._token_kinds = kinds
         self.latency, self.jitter = float(latency), float(jitter)
         self.stall_seconds = float(stall_seconds)
-        self.limiter = RateLimiter(rate_limit, rate_window)
+        self.limiter = RateLimiter(rate_limit, rate_window, headers=rate_limit_headers)
+        if endpoint_limits == "gitlab.com":
+            endpoint_limits = GITLAB_COM_LIMITS
+        self.endpoint_limiter = EndpointLimiter(endpoint_limits, retry_after=endpoint_retry_after)
+        self.job_token_pipelines = job_token_pipelines
         self.faults = FaultPlan(fault_rate, fault_kinds, fault_seed)
         self.offset_cap, self.count_limit = offset_cap, count_limit
         self.host, self.port = host, port
@@ -642,9 +151,27 @@ class Simulator:
         self._expiring: dict[str, int] = {}   # token -> authenticated requests it still may make
         self._connections: set = set()
         self._latency_rng = random.Random()
-        self._server = None
-        self._thread = None
-        self.api = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.api: Api | None = None
+
+    @classmethod
+    def instance(cls, projects: int = 100, other_projects: int = 250, seed: int = 1, anchor=None, customers: int = 6,
+                 pipelines_per_project=(0, 6), jobs_per_pipeline=(1, 4), child_pipelines: float = 0.15,
+                 retries: float = 0.06, tokens: dict | None = None, endpoint_limits="gitlab.com",
+                 **options) -> Simulator:
+        """A shared DataOps.live instance seen through ordinary tokens (see ``instance.py``).
+
+        ``projects``: the customer's (Acme's) projects; ``other_projects``: the other customers' and
+        the vendor's. ``tokens`` maps token values to kinds (default ``instance.TOKENS``); a token of
+        kind "job" is sent as ``JOB-TOKEN``.
+        """
+        tenant = build_instance(projects=projects, other_projects=other_projects, seed=seed, anchor=anchor,
+                                customers=customers, pipelines_per_project=pipelines_per_project,
+                                jobs_per_pipeline=jobs_per_pipeline, child_pipelines=child_pipelines, retries=retries)
+        kinds = dict(tokens if tokens is not None else TOKENS)
+        return cls(tenant=tenant, tokens=(), job_tokens=(), token_kinds=kinds, endpoint_limits=endpoint_limits,
+                   **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -654,7 +181,8 @@ class Simulator:
         handler = type("Handler", (_Handler,), {"sim": self})
         self._server = _Server((self.host, self.port), handler)
         self.port = self._server.server_address[1]
-        self.api = Api(self.tenant, Paginator(f"http://{self.host}:{self.port}", self.count_limit, self.offset_cap))
+        base = f"http://{self.host}:{self.port}"
+        self.api = Api(self.tenant, Paginator(base, self.count_limit, self.offset_cap), base)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="dataops-simulator", daemon=True)
         self._thread.start()
@@ -669,11 +197,10 @@ class Simulator:
         with self._lock:
             open_connections = list(self._connections)
         for conn in open_connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def warm(self) -> Simulator:
         """Pre-build the cached JSON of every project, so a benchmark measures warm serving."""
@@ -692,11 +219,34 @@ class Simulator:
 
     # -- test hooks --------------------------------------------------------------------------
 
-    def truth(self, stream: str) -> list[dict]:
-        """Every record of ``stream`` as the API would serve it now (see tenant.Tenant.truth)."""
-        if stream not in STREAMS:
-            raise ValueError(f"unknown stream {stream!r}; known: {', '.join(STREAMS)}")
-        return self.tenant.truth(stream)
+    @property
+    def tokens(self) -> dict[str, str]:
+        """Token value -> kind, every token this simulator accepts (simulator tokens, not secrets)."""
+        return dict(self._token_kinds)
+
+    def token(self, kind: str) -> str:
+        """A token value of ``kind`` ("user", "admin", "project_bot", "group_bot", "external", "job")."""
+        for tok, k in self._token_kinds.items():
+            if k == kind:
+                return tok
+        raise ValueError(f"no {kind!r} token; known kinds: {', '.join(sorted(set(self._token_kinds.values())))}")
+
+    def headers(self, kind: str | None = None) -> dict[str, str]:
+        """The request headers that authenticate as a token of ``kind`` (default: this layout's)."""
+        tok = self.token(kind or self.tenant.default_principal)
+        return {"JOB-TOKEN": tok} if self._token_kinds[tok] == "job" else {"private-token": tok}
+
+    def truth(self, stream: str, token: str | None = None) -> list[dict]:
+        """Every record of ``stream`` a correct default-scope extraction lands for ``token`` (a token
+        value or a kind; default: this layout's default token). See ``truth.py``."""
+        if stream not in TRUTH_STREAMS:
+            raise ValueError(f"unknown stream {stream!r}; known: {', '.join(TRUTH_STREAMS)}")
+        kind = self._token_kinds.get(token, token) if token is not None else None
+        return self.tenant.truth(stream, kind)
+
+    def advance_day(self, seed: int | None = None):
+        """Advance the customer's tenant by a day of activity; returns what changed (``activity.py``)."""
+        return advance_day(self.tenant, seed)
 
     @property
     def requests(self) -> list[ServedRequest]:
@@ -726,58 +276,114 @@ class Simulator:
 
     # -- request handling --------------------------------------------------------------------
 
-    def _track(self, conn, add: bool) -> None:
+    def track(self, conn, add: bool) -> None:
+        """The handler reports an open (``add``) or closed connection, so ``stop`` can close them."""
         with self._lock:
             (self._connections.add if add else self._connections.discard)(conn)
 
-    def _authenticate(self, headers) -> tuple[str | None, str | None]:
-        token = headers.get("private-token")
+    def _authenticate(self, headers, q: Query, route: str | None) -> _Auth:
+        """``find_user_from_sources`` (lib/api/api_guard.rb): a private or bearer token, else a job
+        token, which only counts on ``job_token_allowed`` routes (``find_user_from_job_token``,
+        lib/gitlab/auth/auth_finders.rb); without either the request is anonymous."""
+        token = headers.get("private-token") or q.get("private_token")
         if token is None:
             auth = headers.get("Authorization") or ""
             if auth[:7].lower() == "bearer ":
                 token = auth[7:].strip()
         if token is not None:
-            return ("private", token) if token in self._tokens else (None, None)
-        job = headers.get("JOB-TOKEN")
-        if job is not None and job in self._job_tokens:
-            return "job", job
-        return None, None
+            kind = self._token_kinds.get(token)
+            if kind is None or kind == "job":
+                return _Auth(None, None, None, True)
+            return _Auth("private", kind, token, False)
+        job = headers.get("JOB-TOKEN") or q.get("job_token")
+        if job is not None:
+            allowed = route in JOB_ROUTES or (self.job_token_pipelines and route in JOB_PIPELINE_ROUTES)
+            if not allowed:
+                return _Auth("job", None, job, False)   # ignored: the request is anonymous
+            if self._token_kinds.get(job) != "job" or self._job_of() is None:
+                return _Auth("job", None, job, True)
+            return _Auth("job", "job", job, False)
+        return _Auth(None, None, None, False)
 
-    def _answer(self, method, path, q: Query, kind, token, dry: bool):
+    def _job_of(self):
+        """The running job a job token belongs to (None once it stopped running)."""
+        job = self.tenant.principals.get("job")
+        if job is None:
+            job = _find_running_job(self.tenant)
+            if job is not None:
+                self.tenant.principals["job"] = job
+        if isinstance(job, ci_mod.Job) and job.status == "running":
+            return job
+        return None
+
+    def _viewer(self, auth: _Auth) -> Viewer:
+        if auth.principal is None:
+            return ANONYMOUS
+        if auth.principal == "job":
+            job = self._job_of()
+            return Viewer("user", job.user, job=job)
+        return self.tenant.viewer(auth.principal)
+
+    def _answer(self, method, path, q: Query, auth: _Auth, dry: bool):
         """(status, headers, body, content type) of the normal answer. ``dry``: count nothing."""
-        if kind is None:
-            return 401, [], b'{"message":"401 Unauthorized"}', "application/json"
-        with self._lock:
-            remaining = self._expiring.get(token)
-            if remaining is not None and not dry:
-                self._expiring[token] = remaining - 1
+        if auth.rejected:
+            return 401, [], UNAUTHORIZED_BODY, JSON
+        token = auth.token
+        remaining = None
+        if auth.log_kind == "private" and token is not None:
+            with self._lock:
+                remaining = self._expiring.get(token)
+                if remaining is not None and not dry:
+                    self._expiring[token] = remaining - 1
         if remaining is not None and remaining <= 0:
             www = ('Bearer realm="Protected by OAuth 2.0", error="invalid_token", '
                    'error_description="Token is expired. You can either do re-authorization or token refresh."')
-            return 401, [("WWW-Authenticate", www)], EXPIRED_BODY, "application/json"
+            return 401, [("WWW-Authenticate", www)], EXPIRED_BODY, JSON
+        key = token if auth.principal is not None and token is not None else "anonymous:127.0.0.1"
         if dry:
-            allowed, rate_headers = True, self.limiter.peek(token)
+            allowed, rate_headers = True, self.limiter.peek(key)
         else:
-            allowed, rate_headers = self.limiter.hit(token)
+            allowed, rate_headers = self.limiter.hit(key)
         if not allowed:
-            return 429, rate_headers, b'{"message":"Retry later"}', "application/json"
+            return 429, rate_headers, THROTTLED_BODY, "text/plain"
         if method != "GET":
-            return 405, rate_headers, b'{"message":"405 Method Not Allowed"}', "application/json"
+            return 405, rate_headers, b'{"message":"405 Method Not Allowed"}', JSON
         if not path.startswith(API_PREFIX + "/") and path != API_PREFIX:
-            return 404, rate_headers, b'{"message":"404 Not Found"}', "application/json"
-        try:
-            page = self.api.dispatch(path[len(API_PREFIX):], q)
-        except ApiError as err:
-            return err.status, rate_headers, _json(err.body), "application/json"
-        return page.status, page.headers + rate_headers, page.body, "application/json"
+            return 404, rate_headers, b'{"message":"404 Not Found"}', JSON
+        viewer = self._viewer(auth)
+        access = self.tenant.access(viewer)
+        limiter = self.endpoint_limiter
 
-    def _serve(self, handler: _Handler, method: str) -> None:
+        def limit(rule: str, source=None) -> None:
+            if dry:
+                return
+            headers = limiter.hit(rule, key, None if source is None else str(source))
+            if headers is not None:
+                raise ApiError(429, ENDPOINT_BODY, headers)
+
+        ctx = Ctx(viewer, access, auth.principal == "job", limit, path)
+        assert self.api is not None
+        try:
+            page = self.api.dispatch(path[len(API_PREFIX):], q, ctx)
+        except Redirect as moved:
+            body = f"This resource has been moved permanently to {moved.location}".encode()
+            return 301, [*rate_headers, ("Location", moved.location)], body, None
+        except ApiError as err:
+            body = err.body if isinstance(err.body, bytes) else _json(err.body)
+            return err.status, rate_headers + err.headers, body, err.ctype
+        return page.status, page.headers + rate_headers, page.body, JSON
+
+    def serve(self, handler: _Handler, method: str) -> None:
+        """Answer one request (called by the handler thread)."""
         started = time.time()
         split = urlsplit(handler.path)
         path = split.path
         q = Query(split.query)
-        kind, token = self._authenticate(handler.headers)
         rel = path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path
+        parts = [unquote(s) for s in rel.strip("/").split("/")] if rel.strip("/") else []
+        route = route_of(parts)
+        auth = self._authenticate(handler.headers, q, route)
+        kind = auth.log_kind
         fault = self.faults.decide(path, rel)
         fault_name = fault.kind if fault else None
         if fault_name == "reset":
@@ -786,25 +392,29 @@ class Simulator:
             return
         if fault_name == "stall":
             time.sleep(self.stall_seconds)
+        status: int
+        headers: list
+        body: bytes
+        ctype: str | None
         if fault_name in (None, "stall"):
             try:
-                status, headers, body, ctype = self._answer(method, path, q, kind, token, dry=False)
-            except Exception:  # a simulator bug: answer like GitLab would rather than drop the connection
+                status, headers, body, ctype = self._answer(method, path, q, auth, dry=False)
+            except Exception:  # noqa: BLE001 - a simulator bug: answer 500 as GitLab would, keep serving
                 traceback.print_exc()
-                status, headers, body, ctype = 500, [], b'{"message":"500 Internal Server Error"}', "application/json"
+                status, headers, body, ctype = 500, [], b'{"message":"500 Internal Server Error"}', JSON
         elif fault_name == "500":
-            status, headers, body, ctype = 500, [], b'{"message":"500 Internal Server Error"}', "application/json"
+            status, headers, body, ctype = 500, [], b'{"message":"500 Internal Server Error"}', JSON
         elif fault_name == "502_html":
             status, headers, body, ctype = 502, [], BAD_GATEWAY_HTML, "text/html; charset=utf-8"
         elif fault_name == "503_retry_after":
-            status, headers, body, ctype = (503, [("Retry-After", "1")], b'{"message":"503 Service Unavailable"}',
-                                            "application/json")
+            status, headers, body, ctype = 503, [("Retry-After", "1")], b'{"message":"503 Service Unavailable"}', JSON
         elif fault_name == "429":
+            assert fault is not None
             retry_after = fault.retry_after if fault.retry_after is not None else 1
-            status, headers, body, ctype = (429, self.limiter.throttled_headers(token or "", retry_after),
-                                            b'{"message":"Retry later"}', "application/json")
+            status, headers, body, ctype = (429, self.limiter.throttled_headers(auth.token or "", retry_after),
+                                            THROTTLED_BODY, "text/plain")
         else:  # truncated / empty: a 200 whose body is broken
-            _, headers, body, ctype = self._answer(method, path, q, kind, token, dry=True)
+            _, headers, body, ctype = self._answer(method, path, q, auth, dry=True)
             status = 200
             body = body[: len(body) // 2] if fault_name == "truncated" else b""
         delay = self.latency + (self._latency_rng.uniform(-self.jitter, self.jitter) if self.jitter else 0.0)
@@ -821,7 +431,10 @@ class Simulator:
             f"HTTP/1.1 {status} {reason}\r\n",
             f"Date: {formatdate(usegmt=True)}\r\n",
             "Server: nginx\r\n",
-            f"Content-Type: {ctype}\r\n",
+        ]
+        if ctype is not None:
+            lines.append(f"Content-Type: {ctype}\r\n")
+        lines += [
             f"Content-Length: {len(body)}\r\n",
             "Cache-Control: max-age=0, private, must-revalidate\r\n",
             "Vary: Origin\r\n",
@@ -842,10 +455,8 @@ class Simulator:
     def _reset(handler: _Handler) -> None:
         """Drop the connection with a TCP reset and no response at all."""
         conn = handler.connection
-        try:
+        with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         handler.close_connection = True
         handler.rfile.close()  # drop the makefile reference so close() really closes (and resets)
         conn.close()
@@ -862,3 +473,17 @@ class Simulator:
                 self._hooks = [h for h in self._hooks if h[0] > 0]
         for fn in due:
             fn(self.tenant)
+
+
+def _find_running_job(tenant: Tenant):
+    """The single layout's job token: the newest running build of the tenant, if any."""
+    with tenant.lock:
+        best = None
+        for pid in sorted(tenant.projects):
+            p = tenant.projects[pid]
+            if p.not_found or p.builds_access_level == "disabled":
+                continue
+            for job in tenant.jobs(p):
+                if job.status == "running" and (best is None or job.id > best.id):
+                    best = job
+        return best
