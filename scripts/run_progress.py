@@ -15,12 +15,12 @@ import re
 import time
 import typing as t
 
-# Plugin lines worth a person's attention (the tap logs these; see tap_dataops/http.py, tap.py).
+# Plugin lines worth a person's attention (the tap logs these; see tap_dataops/api.py, tap.py).
 SHOWN = re.compile(
     r"Run complete|Progress:|rate limit|RateLimit|429|retrying|pausing|waiting|skipped \d+ parent"
     r"|error|Error|ERROR|failed|invalid|refused|no token|answered 40[13]|Traceback|terminated",
 )
-# The plugins' own one-line errors (tap_dataops/cli.py, the loader) start with their name.
+# The plugins' own one-line errors (tap_dataops/sdk_overrides.py, the loader) start with their name.
 ONE_LINE_ERROR = re.compile(r"^(tap-dataops|target-dataops-duckdb): ")
 # Meltano's own lines worth showing.
 MELTANO_SHOWN = re.compile(r"is active|Run completed|Block run completed|failed|error|Error")

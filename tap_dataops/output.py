@@ -23,8 +23,8 @@ import time
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.singerlib.encoding.base import SingerMessageType
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
@@ -52,6 +52,7 @@ class BufferedMessageWriter(MsgSpecWriter):
         self._used = 0
         self.record_bytes = 0  # RECORD bytes written in this run
 
+    @override
     def write_message(self, message: Message) -> None:
         if message.type != SingerMessageType.RECORD:
             self.write_line(self.format_message(message))
@@ -86,11 +87,14 @@ class BufferedMessageWriter(MsgSpecWriter):
         sys.stdout.flush()
 
 
-class PacedStateWriter(StateWriter):
-    """The tap's STATE output: the latest state, written when due and at the end."""
+class PacedStateWriter:
+    """The tap's STATE output: the latest state, written when due and at the end.
+
+    It stands in for the SDK's own state writer (see ``sdk_overrides.TapSeams``), which
+    the SDK only ever asks to ``write_state``.
+    """
 
     def __init__(self, message_writer: BufferedMessageWriter) -> None:
-        super().__init__(message_writer)
         self._writer = message_writer
         self._pending: types.TapState | None = None
         self._last_line = b""

@@ -1,50 +1,63 @@
 """Following GitLab's pagination: what the server reports, never page arithmetic of ours.
 
-The token of a page is the set of query parameters that the next request overrides,
-so one paginator serves offset listings (``X-Next-Page``, ``Link``) and keyset
-listings (``Link`` carrying ``id_after``) alike.
+A paginator says which query parameters the next request overrides (its token), from the
+page just read, so one class serves offset listings (``X-Next-Page``, ``Link``) and keyset
+listings (``Link`` carrying ``id_after``) alike. It also says which records of a page are
+new to the listing (``keep``), for listings that are re-read or overlap.
 """
 
 from __future__ import annotations
 
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from singer_sdk.pagination import BaseAPIPaginator
+from typing_extensions import override
+
+from tap_dataops.errors import ApiError
 
 if t.TYPE_CHECKING:
-    import requests
+    from tap_dataops.api import Page
 
 PageToken = dict[str, list[str]]
 
 
-class GitLabPaginator(BaseAPIPaginator[PageToken | None]):
+class GitLabPaginator:
     """Next page from the ``Link`` header's ``rel="next"``, else from ``X-Next-Page``.
 
     Only the query of a ``Link`` URL is used: the request still goes to the configured
     ``api_url``, so a server cannot redirect the token to another host.
     """
 
-    def __init__(self) -> None:
-        super().__init__(None)
+    def __init__(self, start: PageToken | None = None) -> None:
+        self.token = start
+        self.finished = False
 
-    def keep(self, record: dict) -> bool:  # noqa: ARG002, PLR6301
+    def keep(self, record: dict) -> bool:  # noqa: ARG002 - the hook of listings that overlap
         """Whether a record of the current page is new to this listing."""
         return True
 
-    def continue_if_empty(self, response: requests.Response) -> bool:
+    def continue_if_empty(self, page: Page) -> bool:
         # A page whose records were all dropped as already emitted is not the end.
-        return bool(getattr(response, "body", None))
+        return bool(page.body)
 
-    def get_next(self, response: requests.Response) -> PageToken | None:
-        next_url = response.links.get("next", {}).get("url")
+    def next_token(self, page: Page) -> PageToken | None:
+        next_url = page.links.get("next", {}).get("url")
         if next_url:
             return parse_qs(urlsplit(next_url).query, keep_blank_values=True)
-        next_page = response.headers.get("X-Next-Page", "").strip()
+        next_page = page.headers.get("X-Next-Page", "").strip()
         if next_page:
             return {"page": [next_page]}
         return None
+
+    def advance(self, page: Page) -> None:
+        token = self.next_token(page)
+        if token is None:
+            self.finished = True
+            return
+        if token == self.token:
+            raise ApiError(f"GET {page.endpoint} names the same page again as its next page; the listing cannot go on")
+        self.token = token
 
 
 class ShiftAwareOffsetPaginator(GitLabPaginator):
@@ -65,14 +78,16 @@ class ShiftAwareOffsetPaginator(GitLabPaginator):
         self.restarts = 0
         self._emitted: set[int] = set()
 
+    @override
     def keep(self, record: dict) -> bool:
         if record["id"] in self._emitted:
             return False
         self._emitted.add(record["id"])
         return True
 
-    def get_next(self, response: requests.Response) -> PageToken | None:
-        total = response.headers.get("X-Total")
+    @override
+    def next_token(self, page: Page) -> PageToken | None:
+        total = page.headers.get("X-Total")
         if total is not None:
             if self._total is None:
                 self._total = total
@@ -80,10 +95,10 @@ class ShiftAwareOffsetPaginator(GitLabPaginator):
                 self._total = total
                 self.restarts += 1
                 return {"page": ["1"]}
-        return super().get_next(response)
+        return super().next_token(page)
 
 
-class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
+class UpdatedAtCursorPaginator(GitLabPaginator):
     """A cursor on ``updated_at`` for listings GitLab can only filter by time.
 
     GitLab filters pipelines by ``updated_after`` only when they are ordered by
@@ -103,6 +118,7 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
         self._emitted: set[int] = set()
         self._new_on_page = 0
 
+    @override
     def keep(self, record: dict) -> bool:
         if record["id"] in self._emitted:  # the cursor's overlap with the page before
             return False
@@ -110,11 +126,9 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
         self._new_on_page += 1
         return True
 
-    def continue_if_empty(self, response: requests.Response) -> bool:
-        return bool(getattr(response, "body", None))
-
-    def get_next(self, response: requests.Response) -> PageToken | None:
-        body = getattr(response, "body", None) or []
+    @override
+    def next_token(self, page: Page) -> PageToken | None:
+        body = page.body or []
         new_on_page, self._new_on_page = self._new_on_page, 0
         if len(body) < self.page_size:
             return None
@@ -132,4 +146,4 @@ class UpdatedAtCursorPaginator(BaseAPIPaginator[PageToken | None]):
 
 def _one_millisecond_before(timestamp: str) -> str:
     moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) - timedelta(milliseconds=1)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

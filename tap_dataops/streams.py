@@ -17,7 +17,9 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import quote
 
-from tap_dataops.client import DataOpsStream
+from typing_extensions import override
+
+from tap_dataops.client import DataOpsStream, RecordPages
 from tap_dataops.errors import AccessError, ApiError
 from tap_dataops.pagination import ShiftAwareOffsetPaginator, UpdatedAtCursorPaginator
 
@@ -33,7 +35,8 @@ def _path_ref(ref: str | int) -> str:
 class DedupedOffsetStream(DataOpsStream):
     """An offset listing read again when it changes mid-walk; ids already emitted are dropped."""
 
-    def get_new_paginator(self) -> ShiftAwareOffsetPaginator:
+    @override
+    def new_paginator(self, context: Context | None) -> ShiftAwareOffsetPaginator:
         return ShiftAwareOffsetPaginator()
 
 
@@ -54,6 +57,7 @@ class ProjectsStream(DataOpsStream):
     replication_key = "last_activity_at"
     is_sorted = False
 
+    @override
     def listing_params(self, context: Context | None) -> dict[str, t.Any]:
         params: dict[str, t.Any] = {"order_by": "id", "sort": "asc", "statistics": "true"}
         if not self.config.get("include_archived", True):
@@ -63,28 +67,28 @@ class ProjectsStream(DataOpsStream):
             params["last_activity_after"] = since.isoformat()
         return params
 
-    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+    @override
+    def first_params(self, context: Context | None) -> dict[str, t.Any]:
         # Keyset on the main listing only: scoped listings (/groups/:id/projects) reuse
         # listing_params with offset pagination.
-        return {"pagination": "keyset", **super().get_url_params(context, next_page_token)}
+        return {"pagination": "keyset", **super().first_params(context)}
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    @override
+    def record_pages(self, context: Context | None, *, lookahead: bool | None = None) -> RecordPages:
         if self.config.get("projects") or self.config.get("groups"):
-            projects = self._scoped_projects(context)
-        else:
-            projects = super().get_records(context)
-        yield from self.with_children_prefetched(projects, context)
+            return self._scoped_pages(self.listing_params(context))
+        return super().record_pages(context, lookahead=lookahead)
 
-    def _scoped_projects(self, context: Context | None) -> t.Iterator[dict]:
+    def _scoped_pages(self, params: dict[str, t.Any]) -> RecordPages:
         emitted: set[int] = set()
-        for project in self._projects_in_scope(context):
-            if project["id"] not in emitted:
-                emitted.add(project["id"])
-                yield project
+        for page in self._pages_in_scope(params):
+            new = [project for project in page if project["id"] not in emitted]
+            emitted.update(project["id"] for project in new)
+            yield new
 
-    def _projects_in_scope(self, context: Context | None) -> t.Iterator[dict]:
-        params = self.listing_params(context)
+    def _pages_in_scope(self, params: dict[str, t.Any]) -> RecordPages:
         since = params.get("last_activity_after")
+        named = []
         for ref in self.config.get("projects") or []:
             try:
                 project = self.fetch_one(f"/projects/{_path_ref(ref)}", {"statistics": "true"})
@@ -97,12 +101,14 @@ class ProjectsStream(DataOpsStream):
                 continue
             if since and (project.get("last_activity_at") or "") <= since:
                 continue
-            yield project
+            named.append(project)
+        if named:
+            yield named
         for ref in self.config.get("groups") or []:
             try:
-                yield from self.fetch_all(
-                    f"/groups/{_path_ref(ref)}/projects",
-                    {**params, "include_subgroups": "true", "with_shared": "false"},
+                yield from self.fetch_pages(
+                    f"{self.url_base}/groups/{_path_ref(ref)}/projects",
+                    {"per_page": self.run.page_size, **params, "include_subgroups": "true", "with_shared": "false"},
                     ShiftAwareOffsetPaginator(),
                 )
             except AccessError as exc:
@@ -111,14 +117,20 @@ class ProjectsStream(DataOpsStream):
                     "fix the path or id, or the token's access"
                 ) from None
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         # The runner registration token is a secret: it never leaves the tap.
         row.pop("runners_token", None)
         return row
 
+    @override
+    def observe_page(self, records: list[dict]) -> None:
+        for project in records:
+            if project.get("builds_access_level") == "disabled" or project.get("jobs_enabled") is False:
+                self.run.ci_disabled_projects.add(project["id"])
+
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
-        if record.get("builds_access_level") == "disabled" or record.get("jobs_enabled") is False:
-            self._tap.ci_disabled_projects.add(record["id"])  # type: ignore[attr-defined]
         # Only the key: the SDK commits a child's per-project bookmark when its context
         # equals its state partition ({"project_id": ...}).
         return {"project_id": record["id"]}
@@ -143,40 +155,44 @@ class GroupsStream(DedupedOffsetStream):
     path = "/groups"
     primary_keys = ("id",)
 
+    @override
     def listing_params(self, context: Context | None) -> dict[str, t.Any]:
         return {"all_available": "true", "order_by": "id", "sort": "asc"}
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        groups = self._scoped_groups() if self.config.get("groups") else super().get_records(context)
-        yield from self.with_children_prefetched(groups, context)
+    @override
+    def record_pages(self, context: Context | None, *, lookahead: bool | None = None) -> RecordPages:
+        if self.config.get("groups"):
+            return self._scoped_pages()
+        return super().record_pages(context, lookahead=lookahead)
 
-    def _scoped_groups(self) -> t.Iterator[dict]:
+    def _scoped_pages(self) -> RecordPages:
         emitted: set[int] = set()
-        scope = self.config["groups"]
-        for ref in scope:
+        for ref in self.config["groups"]:
             try:
                 top = self.fetch_one(f"/groups/{_path_ref(ref)}", {"with_projects": "false"})
-                descendants = self.fetch_all(
-                    f"/groups/{_path_ref(ref)}/descendant_groups",
-                    {"all_available": "true", "order_by": "id", "sort": "asc"},
+                descendants = self.fetch_pages(
+                    f"{self.url_base}/groups/{_path_ref(ref)}/descendant_groups",
+                    {"per_page": self.run.page_size, "all_available": "true", "order_by": "id", "sort": "asc"},
                     ShiftAwareOffsetPaginator(),
                 )
-                for group in [top, *descendants]:
-                    if group["id"] not in emitted:
-                        emitted.add(group["id"])
-                        yield group
+                for page in [[top], *descendants]:
+                    new = [group for group in page if group["id"] not in emitted]
+                    emitted.update(group["id"] for group in new)
+                    yield new
             except AccessError as exc:
                 raise ApiError(
                     f"the groups setting names {str(ref)!r}, which this token cannot see ({exc.status}); "
                     "fix the path or id, or the token's access"
                 ) from None
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         row.pop("runners_token", None)  # a secret, sent on group details to owners
         row.pop("projects", None)  # deprecated embedded list; the projects stream has them
         row.pop("shared_projects", None)
         return row
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"group_id": record["id"]}
 
@@ -189,15 +205,17 @@ class ChildStream(DataOpsStream):
     # Full-table children keep no per-parent state (it would grow with every project).
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         try:
             yield from super().get_records(context)
         except AccessError as exc:
-            self._tap.skips.record(self.name, exc.status)  # type: ignore[attr-defined]
+            self.run.skips.record(self.name, exc.status)
             self.logger.warning(
                 "%s: skipping %s %s: %s", self.name, self.parent_key, (context or {}).get(self.parent_key), exc
             )
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         row[self.parent_key] = (context or {})[self.parent_key]
         return row
@@ -240,21 +258,29 @@ class PipelinesStream(ChildStream):
     is_sorted = False
     state_partitioning_keys: t.ClassVar[list[str]] = ["project_id"]
 
+    @override
     def listing_params(self, context: Context | None) -> dict[str, t.Any]:
         return {"order_by": "updated_at", "sort": "asc"}
 
-    def partition_paginator(self, context: Context | None) -> UpdatedAtCursorPaginator:
+    @override
+    def new_paginator(self, context: Context | None) -> UpdatedAtCursorPaginator:
         since = self.get_starting_timestamp(context)
-        return UpdatedAtCursorPaginator(self.config["page_size"], since.isoformat() if since else None)
+        return UpdatedAtCursorPaginator(self.run.page_size, since.isoformat() if since else None)
 
+    @override
     def prefetch(self, context: Context) -> None:
-        if context["project_id"] not in self._tap.ci_disabled_projects:  # type: ignore[attr-defined]
+        if context["project_id"] not in self.run.ci_disabled_projects:
             super().prefetch(context)
 
+    @override
+    def prefetch_children(self, records: list[dict], context: Context | None) -> None:
+        """Jobs are started with each pipeline's detail (get_records), in the same order."""
+
+    @override
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         project_id = (context or {})["project_id"]
-        if project_id in self._tap.ci_disabled_projects:  # type: ignore[attr-defined]
-            self._tap.skips.record(self.name, "CI/CD disabled")  # type: ignore[attr-defined]
+        if project_id in self.run.ci_disabled_projects:
+            self.run.skips.record(self.name, "CI/CD disabled")
             return
         jobs = [child for child in self.child_streams if isinstance(child, JobsStream)]
 
@@ -270,13 +296,14 @@ class PipelinesStream(ChildStream):
             for stream in jobs:
                 stream.prefetch(self.get_child_context(listed, context))
 
-        for listed, pipeline in self.fetcher.map_ordered(detail, super().get_records(context), start_jobs):
+        for listed, pipeline in self.run.fetcher.map_ordered(detail, super().get_records(context), start_jobs):
             if pipeline is None:
                 for stream in jobs:
                     stream.discard_prefetch(self.get_child_context(listed, context))
                 continue
             yield pipeline
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"project_id": record["project_id"], "pipeline_id": record["id"]}
 
@@ -290,9 +317,11 @@ class JobsStream(ChildStream):
     parent_stream_type = PipelinesStream
     parent_key = "pipeline_id"
 
+    @override
     def listing_params(self, context: Context | None) -> dict[str, t.Any]:
         return {"include_retried": "true"}
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         row["project_id"] = (context or {})["project_id"]
         row["pipeline_id"] = (context or {})["pipeline_id"]
@@ -308,3 +337,5 @@ STREAM_TYPES: list[type[DataOpsStream]] = [
     PipelinesStream,
     JobsStream,
 ]
+# The streams' names, in sync order: the one list tests and benchmarks use too.
+STREAM_NAMES: tuple[str, ...] = tuple(vars(stream_type)["name"] for stream_type in STREAM_TYPES)

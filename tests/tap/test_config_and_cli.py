@@ -19,7 +19,7 @@ def test_about_lists_every_setting_and_marks_tokens_secret():
     assert about.returncode == 0, about.stderr
     info = json.loads(about.stdout)
     properties = info["settings"]["properties"]
-    assert SETTINGS <= set(properties)
+    assert set(properties) >= SETTINGS
     assert properties["private_token"].get("secret") is True
     assert properties["job_token"].get("secret") is True
     assert properties["api_url"]["default"] == "https://app.dataops.live/api/v4"
@@ -69,8 +69,8 @@ def test_bad_config_is_refused_in_one_line_before_any_request(simulator, config,
 
 def test_plain_http_to_a_remote_host_needs_the_explicit_opt_in():
     # A pure check of the rule (no traffic may leave this machine in tests).
+    from tap_dataops.checks import check_settings
     from tap_dataops.errors import ConfigError
-    from tap_dataops.tap import check_settings
 
     config = {"api_url": "http://dataops.internal.example/api/v4", "private_token": TOKEN}
     with pytest.raises(ConfigError, match="allow_insecure_http"):

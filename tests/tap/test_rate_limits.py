@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tap_dataops.http import RequestBudget
+from tap_dataops.budget import RequestBudget
 from tests.tap.helpers import catalog_for, duplicates, run_tap, sim_config
 
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from singer_sdk.streams._state import StreamStateManager
 
-from tap_dataops.state import IndexedStateManager
+from tap_dataops.sdk_overrides import IndexedStateManager
 
 
 def managers(tap_state: dict) -> tuple[StreamStateManager, IndexedStateManager]:
