@@ -48,7 +48,7 @@ def customer_groups(t) -> list[Namespace]:
 def advance_day(t, seed: int | None = None) -> dict:
     """Advance ``t`` by one day of activity; returns what changed (see the module docstring)."""
     with t.lock:
-        day = getattr(t, "_days", 0) + 1
+        day = t.days + 1
         t.days = day
         rng = t.rng(30, day) if seed is None else t.rng(31, seed)
         start = max(t.clock_ms, t.stamp_ms)

@@ -457,16 +457,23 @@ class ProjectCI:
         self.retry(target, t, user)
 
     def retry(self, job: Job, t: int, user: User) -> Job:
-        """A user retries ``job`` at ``t``: clone, reset later skipped jobs, reprocess the pipeline."""
+        """A user retries ``job`` at ``t``: clone, reset later skipped jobs, reprocess the pipeline,
+        and put a waiting upstream bridge back to pending (``Ci::Pipeline#reset_source_bridge!``)."""
         p = job.pipeline
         clone = self._retry(job, t, user)
-        stage_idx = job.spec.stage_idx
+        self._reopen(p, job.spec.stage_idx, t)
+        return clone
+
+    def _reopen(self, p: Pipeline, stage_idx: int, t: int) -> None:
         for j in p.latest():
             if j.spec.stage_idx > stage_idx and j.status == "skipped":
-                j.set("created", t)  # Ci::ResetSkippedJobsService
+                j.set("created", t)  # Ci::ResetSkippedJobsService / AfterRequeueJobService
         p.next_stage = min(p.next_stage, stage_idx + 1)
         self._mark(p, t)
-        return clone
+        bridge = p.parent
+        if bridge is not None and bridge.spec.depend and bridge.retried_ms is None and bridge.status in COMPLETED:
+            bridge.set("pending", t)   # Ci::EnqueueJobService(source_bridge).execute(&:pending!)
+            self._reopen(bridge.pipeline, bridge.spec.stage_idx, t)
 
     def _on_play(self, t, p: Pipeline, arg) -> None:
         name, user = arg

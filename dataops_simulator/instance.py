@@ -218,7 +218,9 @@ class _Builder:
         P(internal_tools, "Release Tooling")
         globex_name, globex_top, _ = others[0]
         globex_shared = P(globex_top, f"{globex_name} Partner Data Share")
-        acme_groups = [acme, *acme.descendants(), labs, alpha, beta]
+        # acme/governance stays without projects: its private parent must answer 404 to the token user
+        acme_groups = [x for x in (acme, *acme.descendants(), labs, alpha, beta)
+                       if x not in (g["governance"], g["governance/policies"])]
         acme_weights = [3 if x.parent is not None else 1 for x in acme_groups]
         fixed_acme = sum(1 for s in self.specs if s[1].org == "Acme" or s[1] is me.namespace)
         for _ in range(max(0, self.n_acme - fixed_acme)):
@@ -431,6 +433,8 @@ def build_instance(projects: int = 100, other_projects: int = 250, seed: int = 1
     b.build()
     b.creators()
     t.user_list = sorted((u for u in t.users.values() if not u.admin), key=lambda u: u.id)
+    t.group_list = [g for g in t.groups.values() if g.org == "Acme"]
+    t.group_weights = [1 if g.parent is None else 3 for g in t.group_list]
     t.fork_pool = [p.id for p in list(t.projects.values())[:64] if p.namespace.kind == "group"]
     b.job_token()
     return t

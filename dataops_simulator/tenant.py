@@ -103,8 +103,85 @@ class Tenant(Records):
         self.highest_project_id = 0
         self.fork_pool: list[int] = []
         self.extra_scripts: dict[int, list] = {}
+        self.user_list: list[User] = []
+        self.group_list: list[Namespace] = []     # where projects created without a namespace go
+        self.group_weights: list[int] = []
+        self._user_ns_by_created: list[Namespace] = []
+        self._user_ns_created: list[int] = []
+        self.days = 0                             # days advanced (activity.advance_day)
         self.events: list[tuple[int, str, int, bool]] = []  # (project id, action, time, moved last_activity_at)
         self.admin: User | None = None
+
+    # -- building by hand (tests) ------------------------------------------------------------
+
+    @classmethod
+    def empty(cls, seed: int = 1, anchor=None, pipelines_per_project=(0, 0), jobs_per_pipeline=(1, 4)) -> Tenant:
+        """A shared-instance tenant with nothing but an administrator; add to it with ``new_user``,
+        ``new_group``, ``new_project``, ``add_member``, ``share_project`` and ``share_group``."""
+        t = cls.__new__(cls)
+        t.init_common(seed, pipelines_per_project, jobs_per_pipeline, anchor, 0.0, 0.0)
+        t.layout = "instance"
+        t.default_principal = "admin"
+        admin = User(1, "root", "Administrator", "active", t.anchor_ms - 6 * YEAR_MS, False, "", "", kind="admin",
+                     admin=True, org="instance")
+        t.users[1] = admin
+        t.admin = admin
+        t.principals["admin"] = admin
+        t.register_namespace(Namespace("user", admin.name, admin.username, None, admin.created_ms, user=admin), 100)
+        return t
+
+    def _next_namespace_id(self) -> int:
+        return max(self.namespaces, default=100) + 1
+
+    def new_user(self, username: str, org: str | None = None, kind: str = "human", external: bool = False,
+                 token_kind: str | None = None) -> User:
+        """A user (with a personal namespace); ``token_kind`` names a token kind that runs as them."""
+        with self.lock:
+            uid = max(self.users, default=1000) + 1
+            u = User(uid, username, username.replace(".", " ").title(), "active", self.anchor_ms - YEAR_MS,
+                     kind in ("project_bot", "group_bot"), "", "", kind=kind, org=org, external=external)
+            self.users[uid] = u
+            ns = Namespace("user", u.name, username, None, u.created_ms, user=u, org=org)
+            ns.members = []
+            self.register_namespace(ns, self._next_namespace_id())
+            if token_kind:
+                self.principals[token_kind] = u
+            self.mutated()
+            return u
+
+    def new_group(self, path: str, visibility: str = "private", parent: Namespace | None = None,
+                  org: str | None = None, name: str | None = None) -> Namespace:
+        with self.lock:
+            created = (parent.created_ms if parent else self.anchor_ms - 2 * YEAR_MS) + DAY_MS
+            g = Namespace("group", name or path.replace("-", " ").title(), path, parent, created,
+                          clamp_visibility(visibility, parent) if parent else visibility, "",
+                          org=org or (parent.org if parent else None))
+            g.members = []
+            if parent is not None:
+                parent.children.append(g)
+            self.register_namespace(g, self._next_namespace_id())
+            self.mutated()
+            return g
+
+    def new_project(self, namespace: Namespace, name: str, visibility: str = "private",
+                    last_activity_ms: int | None = None) -> Project:
+        with self.lock:
+            pid = max(max(self.projects, default=10_000), self.highest_project_id) + 1
+            rng = self.rng(2, pid)
+            last = self.anchor_ms - DAY_MS if last_activity_ms is None else last_activity_ms
+            p = self._add_project(rng, pid, self.anchor_ms - YEAR_MS, last, False, False, namespace)
+            p.name, p.path = name, slug(name)
+            self.project_by_path.pop(next(k for k, v in self.project_by_path.items() if v == pid))
+            self.project_by_path[p.path_with_namespace] = pid
+            p.visibility = clamp_visibility(visibility, namespace)
+            p.archived = False
+            p.empty_repo = False
+            p.default_branch = "main"
+            p.members = []
+            self.highest_project_id = pid
+            self.drop_group_json()
+            self.mutated()
+            return p
 
     # -- single-tenant generation ------------------------------------------------------------
 
@@ -171,8 +248,8 @@ class Tenant(Records):
         for ns in sorted(groups + user_namespaces, key=lambda x: x.created_ms):
             nid += rng.randint(1, 7)
             self.register_namespace(ns, nid)
-        self._group_list = groups
-        self._group_weights = [1 if g.parent is None else 3 for g in groups]
+        self.group_list = groups
+        self.group_weights = [1 if g.parent is None else 3 for g in groups]
         people = [ns for ns in user_namespaces if ns.user is not admin]
         self._user_ns_by_created = sorted(people, key=lambda x: x.created_ms)
         self._user_ns_created = [x.created_ms for x in self._user_ns_by_created]
@@ -208,7 +285,7 @@ class Tenant(Records):
             if older:
                 ns = self._user_ns_by_created[rng.randrange(older)]
         if ns is None:
-            ns = rng.choices(self._group_list, weights=self._group_weights)[0]
+            ns = rng.choices(self.group_list, weights=self.group_weights)[0]
         p.namespace = ns
         domain, kind = rng.choice(DOMAINS), rng.choice(KINDS)
         name = f"{domain} {kind}"
@@ -226,7 +303,7 @@ class Tenant(Records):
         p.topics = sorted(rng.sample(TOPICS, rng.choice((0, 1, 1, 2, 2, 3))))
         p.empty_repo = rng.random() < 0.02
         p.default_branch = None if p.empty_repo else pick(rng, (("main", 80), ("master", 15), ("develop", 5)))
-        pool = getattr(self, "_user_list", None) or list(self.users.values())
+        pool = self.user_list or list(self.users.values())
         p.creator_id = ns.user.id if ns.kind == "user" else rng.choice(pool).id
         p.builds_access_level = "disabled" if ci_disabled else "enabled"
         if last_activity is None:
@@ -776,8 +853,9 @@ class Tenant(Records):
             return s
 
     def retry_job(self, job_id: int, t: int | None = None, user: User | None = None) -> int:
-        """A user retries a finished job: a new job (new id) in the same pipeline, which runs again;
-        the pipeline goes back to running (``Ci::RetryJobService``). No event. Returns the new id."""
+        """A user retries a finished job at ``t`` (default now): a new job (new id) in the same pipeline,
+        which runs again; the pipeline goes back to running once processed (``Ci::RetryJobService``; the
+        project's CI is played two seconds past ``t``). No event. Returns the new job's id."""
         with self.lock:
             p = self.projects.get(int(job_id) // 100_000)
             if p is None:
@@ -788,8 +866,8 @@ class Tenant(Records):
                     if j.id == job_id and j.retried_ms is None and j.status in ("success", "failed", "canceled"):
                         t = max(self.stamp() if t is None else t, (state.until or 0) + 1)
                         clone = state.retry(j, t, user or j.user)
-                        state.run_until(t)
-                        self.stamp_ms = max(self.stamp_ms, t)
+                        state.run_until(t + 2000)
+                        self.stamp_ms = max(self.stamp_ms, t + 2000)
                         self.mutated()
                         return clone.id
             raise ValueError(f"no retryable job {job_id}")
