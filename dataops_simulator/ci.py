@@ -589,7 +589,8 @@ class CIConfig:
 
 def _attempt(rng, name, fate="success", reason=None, auto_retry=False) -> Attempt:
     coverage = round(rng.uniform(55, 99), 2) if name.startswith("Test") and rng.random() < 0.8 else None
-    return Attempt(fate, rng.randint(800, 40_000), rng.randint(20_000, 900_000), reason, coverage, auto_retry)
+    wait = rng.randint(100, 900) if rng.random() < 0.25 else rng.randint(900, 40_000)  # a warm runner starts at once
+    return Attempt(fate, wait, rng.randint(20_000, 900_000), reason, coverage, auto_retry)
 
 
 def plan_stages(rng, cfg: CIConfig, outcome: str, child_ok: bool) -> tuple[list[list[JobSpec]], int | None]:

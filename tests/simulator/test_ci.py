@@ -179,6 +179,8 @@ def _categorise(sim) -> dict[str, list[dict]]:
             cases["no_jobs"].append(d)
         if d["status"] == "running" and d["finished_at"] is not None:
             cases["rerun"].append(d)
+        if d["started_at"] is not None and d["queued_duration"] is None:
+            cases["started_within_a_second"].append(d)
     return cases
 
 
@@ -186,7 +188,7 @@ def test_every_case_is_present(sim):
     """The instance has every kind of pipeline the detail rules must hold for."""
     cases = categorised(sim)
     for case in ("success", "failed", "canceled", "skipped", "manual", "running", "child", "parent", "retried",
-                 "no_jobs"):
+                 "no_jobs", "started_within_a_second"):
         assert cases[case], case
 
 
@@ -347,3 +349,20 @@ def test_retry_creates_a_new_job_and_reruns_the_pipeline(http):
         latest = {j["id"]: j for j in get_all(http, f"{base}/pipelines/{job['pipeline_id']}/jobs")}
         assert new_id in latest and job["id"] not in latest and latest[new_id]["name"] == job["name"]
         assert http.get(base).json()["last_activity_at"] == project_before["last_activity_at"]
+
+
+def test_pipeline_time_filters(sim, http):
+    """``updated_after``/``updated_before`` are inclusive on pipelines (``UpdatedAtFilterable``: ``gteq``/
+    ``lteq``, via ``UpdatedAtFilter#by_updated_at``) and need no ``order_by``; ``created_after``/
+    ``created_before`` are strict (``Ci::Pipeline`` scopes ``gt``/``lt``)."""
+    pipes = [p for p in sim.truth("pipelines", token="admin") if p["source"] != "parent_pipeline"]
+    project_id = max({p["project_id"] for p in pipes}, key=lambda i: sum(p["project_id"] == i for p in pipes))
+    mine = sorted((p for p in pipes if p["project_id"] == project_id), key=lambda p: p["updated_at"])
+    cut = mine[len(mine) // 2]
+    base = f"{sim.url}/projects/{project_id}/pipelines"
+    after = {p["id"] for p in get_all(http, base, updated_after=cut["updated_at"])}
+    assert cut["id"] in after and after == {p["id"] for p in mine if p["updated_at"] >= cut["updated_at"]}
+    before = {p["id"] for p in get_all(http, base, updated_before=cut["updated_at"])}
+    assert cut["id"] in before
+    created = {p["id"] for p in get_all(http, base, created_after=cut["created_at"])}
+    assert cut["id"] not in created and created == {p["id"] for p in mine if p["created_at"] > cut["created_at"]}

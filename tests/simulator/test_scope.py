@@ -91,8 +91,16 @@ def test_access_levels_and_statistics(sim):
     assert "statistics" not in guest and guest["permissions"]["project_access"]["access_level"] == 10
     reporter = rows[pid(sim, "acme/analytics/reporting/executive-dashboards")]
     assert "statistics" in reporter and reporter["permissions"]["project_access"]["access_level"] == 20
-    shared = rows[pid(sim, "acme/finance/finance-ledger-data-product")]   # Developer of acme-labs, link Reporter
+    ledger = pid(sim, "acme/finance/finance-ledger-data-product")   # Developer of acme-labs, link Reporter
+    shared = rows[ledger]
     assert "statistics" in shared and shared["permissions"] == {"project_access": None, "group_access": None}
+    me = next(m for m in get_all(f"{sim.url}/projects/{ledger}/members/all", USER) if m["username"] == "alex.morgan")
+    assert me["access_level"] == 20   # LEAST(Developer, Reporter)
+    marketing = pid(sim, "acme/marketing/marketing-attribution")     # group link at Developer
+    me = next(m for m in get_all(f"{sim.url}/projects/{marketing}/members/all", USER) if m["username"] == "alex.morgan")
+    assert me["access_level"] == 30
+    developer = {p["id"] for p in get_all(f"{sim.url}/projects", USER, min_access_level=30)}
+    assert marketing in developer and ledger not in developer   # authorized_projects(min_access_level)
     inherited = rows[pid(sim, "acme-labs/team-alpha/alpha-streamlit-app")]
     assert inherited["permissions"]["group_access"]["access_level"] == 30
     public = next(p for p in get_all(f"{sim.url}/projects", USER, statistics="true")
