@@ -1,0 +1,22 @@
+select
+    id as job_id,
+    project_id,
+    pipeline_id,
+    name as job_name,
+    stage,
+    status,
+    ref,
+    coalesce(allow_failure, false) as allow_failure,
+    failure_reason,
+    created_at,
+    started_at,
+    finished_at,
+    cast(duration as {{ type_double() }}) as duration_seconds,
+    cast(queued_duration as {{ type_double() }}) as queued_seconds,
+    {{ nested('runner', 'id', 'bigint') }} as runner_id,
+    {{ nested('runner', 'description') }} as runner_description,
+    {{ nested('runner', 'runner_type') }} as runner_type,
+    {{ nested(raw_column('user'), 'id', 'bigint') }} as user_id,
+    {{ nested(raw_column('user'), 'username') }} as username,
+    web_url
+from {{ dataops_source('jobs') }} as jobs

@@ -1,0 +1,28 @@
+-- One row per live project: renamed, typed, nested objects read out.
+select
+    id as project_id,
+    name as project_name,
+    path as project_slug,
+    path_with_namespace as project_path,
+    {{ nested('namespace', 'id', 'bigint') }} as namespace_id,
+    {{ nested('namespace', 'kind') }} as namespace_kind,
+    {{ nested('namespace', 'full_path') }} as namespace_path,
+    {{ nested('namespace', 'parent_id', 'bigint') }} as namespace_parent_id,
+    {{ nested('owner', 'id', 'bigint') }} as owner_user_id,
+    {{ nested('owner', 'username') }} as owner_username,
+    {{ nested('owner', 'name') }} as owner_name,
+    creator_id as creator_user_id,
+    visibility,
+    coalesce(archived, false) as archived,
+    created_at,
+    last_activity_at,
+    updated_at,
+    {{ nested('statistics', 'storage_size', 'bigint') }} is not null as has_statistics,
+    {{ nested('statistics', 'storage_size', 'bigint') }} as storage_size_bytes,
+    {{ nested('statistics', 'repository_size', 'bigint') }} as repository_size_bytes,
+    {{ nested('statistics', 'job_artifacts_size', 'bigint') }} as job_artifacts_size_bytes,
+    jobs_enabled,
+    builds_access_level,
+    default_branch,
+    web_url
+from {{ dataops_source('projects') }} as projects

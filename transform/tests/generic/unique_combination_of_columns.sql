@@ -1,0 +1,7 @@
+{#- The combination of columns is unique (NULLs compare equal, as GROUP BY groups them). -#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+select {{ combination_of_columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
