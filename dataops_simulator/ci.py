@@ -211,6 +211,7 @@ class Job:
 
 class Pipeline:
     __slots__ = (
+        "basic_obj",
         "bridges",
         "children",
         "ci",
@@ -253,6 +254,7 @@ class Pipeline:
         self.list_bytes: bytes | None = None
         self.detail_bytes: bytes | None = None
         self.commit_obj: dict | None = None
+        self.basic_obj: dict | None = None
 
     source = property(lambda self: "parent_pipeline" if self.parent is not None else self.script.source)
     ref = property(lambda self: self.script.ref)
@@ -276,7 +278,7 @@ class Pipeline:
 
     def touched(self) -> None:
         """Something this pipeline shows changed: drop its cached JSON (jobs embed it too)."""
-        self.list_bytes = self.detail_bytes = None
+        self.list_bytes = self.detail_bytes = self.basic_obj = None
         for j in self.jobs:
             j.cache = None
         for b in self.bridges:
@@ -721,10 +723,14 @@ _LABELS = {"success": "passed", "failed": "failed", "canceled": "canceled", "ski
 
 
 def pipeline_basic(p: Pipeline) -> dict:
-    """``API::Entities::Ci::PipelineBasic`` (embedded in jobs and bridges)."""
-    return {"id": p.id, "iid": p.iid, "project_id": p.project.id, "sha": p.sha, "ref": p.ref, "status": p.status,
+    """``API::Entities::Ci::PipelineBasic`` (embedded in jobs and bridges; a fresh copy each time)."""
+    found = p.basic_obj
+    if found is None:
+        found = p.basic_obj = {
+            "id": p.id, "iid": p.iid, "project_id": p.project.id, "sha": p.sha, "ref": p.ref, "status": p.status,
             "source": p.source, "created_at": iso(p.created_ms), "updated_at": iso(p.updated_ms),
             "web_url": f"{p.project.web_url}/-/pipelines/{p.id}"}
+    return dict(found)
 
 
 def pipeline_list_json(p: Pipeline) -> bytes:

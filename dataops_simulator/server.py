@@ -11,6 +11,7 @@ of token.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import random
 import socket
@@ -203,8 +204,11 @@ class Simulator:
             self._thread.join(timeout=5)
 
     def warm(self) -> Simulator:
-        """Pre-build the cached JSON of every project, so a benchmark measures warm serving."""
+        """Pre-build the cached JSON of every project (and the CI of the first ones), so a benchmark
+        measures warm serving; what was built is then frozen out of the garbage collector's scans."""
         self.tenant.warm()
+        gc.collect()
+        gc.freeze()
         return self
 
     def __enter__(self) -> Simulator:
@@ -236,13 +240,15 @@ class Simulator:
         tok = self.token(kind or self.tenant.default_principal)
         return {"JOB-TOKEN": tok} if self._token_kinds[tok] == "job" else {"private-token": tok}
 
-    def truth(self, stream: str, token: str | None = None) -> list[dict]:
-        """Every record of ``stream`` a correct default-scope extraction lands for ``token`` (a token
-        value or a kind; default: this layout's default token). See ``truth.py``."""
+    def truth(self, stream: str, token: str | None = None, scope: str = "membership") -> list[dict]:
+        """Every record of ``stream`` a correct extraction lands for ``token`` (a token value or a
+        kind; default: this layout's default token) in ``scope``: "membership" (the default: what
+        the token's user is a member of) or "instance" (everything the token can see; with an
+        admin token, the whole instance). See ``truth.py``."""
         if stream not in TRUTH_STREAMS:
             raise ValueError(f"unknown stream {stream!r}; known: {', '.join(TRUTH_STREAMS)}")
         kind = self._token_kinds.get(token, token) if token is not None else None
-        return self.tenant.truth(stream, kind)
+        return self.tenant.truth(stream, kind, scope)
 
     def advance_day(self, seed: int | None = None):
         """Advance the customer's tenant by a day of activity; returns what changed (``activity.py``)."""

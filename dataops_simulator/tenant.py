@@ -886,18 +886,21 @@ class Tenant(Records):
             ns.cache.clear()
 
     def warm(self) -> None:
-        """Build every project's JSON now for the default viewer (otherwise built on first use)."""
+        """Build every project's JSON now for the default viewer, and play the CI of as many projects
+        as stay cached (``CHILD_CACHE_PROJECTS``); otherwise both happen on first use."""
         access = self.access(self.viewer())
         for p in list(self.projects.values()):
             self.project_json(p, access, "access", True)
+        for pid in sorted(self.projects)[:self.CHILD_CACHE_PROJECTS]:
+            self.ci(self.projects[pid])
 
     # -- truth -------------------------------------------------------------------------------
 
-    def truth(self, stream: str, token: str | None = None) -> list[dict]:
-        """Every record of ``stream`` a correct default-scope extraction lands for ``token`` (see
-        ``truth.py``)."""
+    def truth(self, stream: str, token: str | None = None, scope: str = "membership") -> list[dict]:
+        """Every record of ``stream`` a correct extraction lands for ``token`` (a token kind) in
+        ``scope`` ("membership" or "instance"; see ``truth.py``)."""
         with self.lock:
-            return truth_of(self, stream, token)
+            return truth_of(self, stream, token, scope)
 
 
 def member_index_of(tenant: Tenant, source) -> dict[int, Member]:

@@ -1,12 +1,16 @@
-"""The ground truth: what a correct default-scope extraction lands, per stream, for one token.
+"""The ground truth: what a correct extraction lands, per stream, for one token and scope.
 
 Every record is rendered by the same code the server answers with, for the same viewer, so "truth"
-and "what the API serves" cannot drift apart. The scope, for a non-admin token:
+and "what the API serves" cannot drift apart. Two scopes, as the tap has them:
+
+``scope="membership"`` (the default):
 
 - ``projects``: the authorized projects (``GET /projects?membership=true&statistics=true``), as that
-  viewer sees them (statistics only where Reporter or up, per-viewer permissions and shares);
-- ``groups``: the groups ``GET /groups`` answers by default (``all_available`` false: the viewer's
-  groups, their descendants, the groups of authorized projects and shares, and every ancestor);
+  viewer sees them (statistics only where Reporter or up, per-viewer permissions and shares); for an
+  administrator too: its own memberships, not the instance;
+- ``groups``: the groups ``GET /groups`` answers by default (``all_available`` false for users: their
+  groups, their descendants, the groups of authorized projects and shares, and every ancestor; an
+  administrator's default is ``all_available`` true: every group, ``find_groups`` in lib/api/groups.rb);
 - ``namespaces``: those groups plus the namespace of every in-scope project; each as
   ``GET /namespaces/:id`` shows it where the viewer may read it (membership), otherwise as the
   ``namespace`` object projects embed (``NamespaceBasic``: what the API lets the viewer know);
@@ -18,8 +22,10 @@ and "what the API serves" cannot drift apart. The scope, for a non-admin token:
   ``project_id`` and ``source`` ("direct", "inherited" or "shared": the route the shown level comes
   from).
 
-For an administrator (``token="admin"``; the single layout's default) the scope is the instance:
-every project, group, namespace and member (groups with their statistics).
+``scope="instance"``: everything the token can see: ``GET /projects`` without ``membership`` (public,
+internal and authorized; an administrator: every project) and ``GET /groups?all_available=true``, and
+the same children of those. ``truth(stream, token="admin", scope="instance")`` is the instance-wide
+truth (groups with their statistics, every namespace).
 
 For a CI job token (``token="job"``) only the pipeline routes authenticate; everything else is an
 anonymous request: ``projects`` and ``groups`` are the public ones (as anonymous callers see them),
@@ -38,33 +44,38 @@ STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members
 TRUTH_STREAMS = (*STREAMS, "bridges", "effective_access")
 
 
-def scope(t, access):
+SCOPES = ("membership", "instance")
+
+
+def in_scope(t, access, scope: str = "membership"):
     """(in-scope projects, in-scope groups), both sorted by id."""
-    if access.viewer.admin:
-        projects = [t.projects[i] for i in sorted(t.projects)]
-        groups = [t.groups[i] for i in sorted(t.groups)]
+    if scope == "instance":
+        projects = sorted(access.visible_projects(), key=lambda p: p.id)
+        groups = [t.groups[i] for i in sorted(access.groups_all_available())]
     else:
         projects = access.membership_projects()
         groups = [t.groups[i] for i in sorted(access.groups_default())]
     return projects, groups
 
 
-def truth(t, stream: str, token: str | None = None) -> list[dict]:
+def truth(t, stream: str, token: str | None = None, scope: str = "membership") -> list[dict]:
     if stream not in TRUTH_STREAMS:
         raise ValueError(f"unknown stream {stream!r}; known: {', '.join(TRUTH_STREAMS)}")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
     viewer = t.viewer(token)
     if viewer.job is not None:
         return _job_truth(t, stream, viewer)
     access = t.access(viewer)
     admin = access.viewer.admin
-    projects, groups = scope(t, access)
+    projects, groups = in_scope(t, access, scope)
     readable = [p for p in projects if not p.not_found]
     if stream == "projects":
         return [t.project_record(p, access, "access", True) for p in projects]
     if stream == "groups":
-        return [t.group_record(g, statistics=admin) for g in groups]
+        return [t.group_record(g, statistics=admin and scope == "instance") for g in groups]
     if stream == "namespaces":
-        if admin:
+        if admin and scope == "instance":
             return [json.loads(t.namespace_json(t.namespaces[i], access)) for i in sorted(t.namespaces)]
         wanted = {g.id: g for g in groups}
         for p in projects:

@@ -155,8 +155,8 @@ def test_expired_memberships_are_removed(small):
 def day():
     with Simulator.instance(projects=70, other_projects=80, seed=4, anchor=1_700_000_000, rate_limit=None,
                             endpoint_limits=None) as s:
-        before = {p["id"]: p for p in s.truth("projects", token="admin")}
-        pipelines_before = {p["id"]: p for p in s.truth("pipelines", token="admin")}
+        before = {p["id"]: p for p in s.truth("projects", token="admin", scope="instance")}
+        pipelines_before = {p["id"]: p for p in s.truth("pipelines", token="admin", scope="instance")}
         job_before = requests.get(f"{s.url}/job", headers={"JOB-TOKEN": s.token("job")}).status_code
         changes = s.advance_day()
         yield s, before, pipelines_before, job_before, changes
@@ -170,7 +170,7 @@ def test_a_day_of_activity_changes_everything_it_says(day):
                 "members_removed", "access_changed", "projects_created", "shares_created", "last_activity_moved"):
         assert changes[key], key
     admin = {"private-token": s.token("admin")}
-    now = {p["id"]: p for p in s.truth("projects", token="admin")}
+    now = {p["id"]: p for p in s.truth("projects", token="admin", scope="instance")}
     assert all(now[i]["archived"] for i in changes["archived"])
     assert all(i not in now for i in changes["deleted_projects"])
     assert all(requests.get(f"{s.url}/projects/{i}", headers=admin).status_code == 404
@@ -180,7 +180,7 @@ def test_a_day_of_activity_changes_everything_it_says(day):
         r = requests.get(f"{s.url}/projects/{requests.utils.quote(old, safe='')}", headers=admin,
                          allow_redirects=False)
         assert r.status_code == 301
-    finished = {p["id"]: p for p in s.truth("pipelines", token="admin")}
+    finished = {p["id"]: p for p in s.truth("pipelines", token="admin", scope="instance")}
     assert all(finished[i]["status"] in ("success", "failed", "canceled", "skipped")
                for i in changes["pipelines_finished"])
     assert all(pipelines_before[i]["status"] not in ("success", "failed", "canceled", "skipped")
@@ -192,12 +192,12 @@ def test_only_events_moved_last_activity_at(day):
     """Every project whose ``last_activity_at`` moved had an Event that day, and at that instant; the
     projects that only ran pipelines (scheduled, API) did not move."""
     s, before, _pipelines_before, _job_before, changes = day
-    now = {p["id"]: p for p in s.truth("projects", token="admin")}
+    now = {p["id"]: p for p in s.truth("projects", token="admin", scope="instance")}
     evented = {e[0] for e in s.tenant.events}
     created = set(changes["projects_created"])
     for pid in changes["last_activity_moved"]:
         assert pid in evented or pid in created
-    pipeline_projects = {p["project_id"] for p in s.truth("pipelines", token="admin")
+    pipeline_projects = {p["project_id"] for p in s.truth("pipelines", token="admin", scope="instance")
                          if p["id"] in changes["pipelines_created"]}
     quiet = pipeline_projects - evented - created
     assert quiet, "some projects only ran pipelines"
@@ -226,5 +226,5 @@ def test_a_day_is_deterministic():
     def run():
         with Simulator.instance(projects=30, other_projects=30, seed=8, anchor=1_700_000_000, rate_limit=None) as s:
             changes = s.advance_day()
-            return changes, s.truth("pipelines", token="admin")
+            return changes, s.truth("pipelines", token="admin", scope="instance")
     assert run() == run()

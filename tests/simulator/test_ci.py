@@ -159,9 +159,9 @@ def categorised(sim) -> dict[str, list[dict]]:
 
 
 def _categorise(sim) -> dict[str, list[dict]]:
-    details = sim.truth("pipelines", token="admin")
-    bridges = sim.truth("bridges", token="admin")
-    jobs = sim.truth("jobs", token="admin")
+    details = sim.truth("pipelines", token="admin", scope="instance")
+    bridges = sim.truth("bridges", token="admin", scope="instance")
+    jobs = sim.truth("jobs", token="admin", scope="instance")
     parents = {b["pipeline_id"] for b in bridges}
     retried = {j["pipeline_id"] for j in jobs if any(k["pipeline_id"] == j["pipeline_id"] and k["name"] == j["name"]
                                                      and k["id"] > j["id"] for k in jobs)}
@@ -209,12 +209,12 @@ def test_pipeline_detail_is_derived_from_its_jobs_by_gitlabs_rules(sim, http):
 
 def test_every_pipeline_follows_the_rules_in_the_truth(sim):
     """The same rules over every pipeline of the instance (records as the API serves them)."""
-    details = {d["id"]: d for d in sim.truth("pipelines", token="admin")}
+    details = {d["id"]: d for d in sim.truth("pipelines", token="admin", scope="instance")}
     jobs: dict[int, list[dict]] = defaultdict(list)
-    for j in sim.truth("jobs", token="admin"):
+    for j in sim.truth("jobs", token="admin", scope="instance"):
         jobs[j["pipeline_id"]].append(j)
     children: dict[int, list[int]] = defaultdict(list)
-    for b in sim.truth("bridges", token="admin"):
+    for b in sim.truth("bridges", token="admin", scope="instance"):
         if b["downstream_pipeline"]:
             children[b["pipeline_id"]].append(b["downstream_pipeline"]["id"])
 
@@ -315,7 +315,7 @@ def test_project_jobs_listing(sim, http):
 def test_job_shapes(sim, http):
     """``API::Entities::Ci::Job``: ``failure_reason`` only when failed (``if: job.failed?``),
     ``artifacts_file`` only with artifacts, the embedded pipeline is a PipelineBasic."""
-    jobs = sim.truth("jobs", token="admin")
+    jobs = sim.truth("jobs", token="admin", scope="instance")
     failed = next(j for j in jobs if j["status"] == "failed")
     ok = next(j for j in jobs if j["status"] == "success")
     assert failed["failure_reason"] and "failure_reason" not in ok
@@ -329,8 +329,8 @@ def test_retry_creates_a_new_job_and_reruns_the_pipeline(http):
     retried (hidden without ``include_retried``), the pipeline goes back to running with a new
     ``updated_at``; ``started_at`` stays (``||=``), and a pipeline retry moves no ``last_activity_at``."""
     with Simulator.instance(projects=30, other_projects=40, seed=9, rate_limit=None, endpoint_limits=None) as s:
-        jobs = s.truth("jobs", token="admin")
-        details = {d["id"]: d for d in s.truth("pipelines", token="admin")}
+        jobs = s.truth("jobs", token="admin", scope="instance")
+        details = {d["id"]: d for d in s.truth("pipelines", token="admin", scope="instance")}
         newest = {}
         for j in jobs:
             key = (j["pipeline_id"], j["name"])
@@ -355,7 +355,7 @@ def test_pipeline_time_filters(sim, http):
     """``updated_after``/``updated_before`` are inclusive on pipelines (``UpdatedAtFilterable``: ``gteq``/
     ``lteq``, via ``UpdatedAtFilter#by_updated_at``) and need no ``order_by``; ``created_after``/
     ``created_before`` are strict (``Ci::Pipeline`` scopes ``gt``/``lt``)."""
-    pipes = [p for p in sim.truth("pipelines", token="admin") if p["source"] != "parent_pipeline"]
+    pipes = [p for p in sim.truth("pipelines", token="admin", scope="instance") if p["source"] != "parent_pipeline"]
     project_id = max({p["project_id"] for p in pipes}, key=lambda i: sum(p["project_id"] == i for p in pipes))
     mine = sorted((p for p in pipes if p["project_id"] == project_id), key=lambda p: p["updated_at"])
     cut = mine[len(mine) // 2]

@@ -26,9 +26,9 @@ def test_deterministic_for_a_seed():
     b = build_instance(projects=40, other_projects=60, seed=5, anchor=1_700_000_000)
     c = build_instance(projects=40, other_projects=60, seed=6, anchor=1_700_000_000)
     for stream in ("projects", "groups", "namespaces", "group_members", "pipelines", "jobs", "effective_access"):
-        assert a.truth(stream, "admin") == b.truth(stream, "admin"), stream
+        assert a.truth(stream, "admin", "instance") == b.truth(stream, "admin", "instance"), stream
         assert a.truth(stream, "user") == b.truth(stream, "user"), stream
-    assert a.truth("projects", "admin") != c.truth("projects", "admin")
+    assert a.truth("projects", "admin", "instance") != c.truth("projects", "admin", "instance")
 
 
 def test_a_shared_instance():
@@ -82,5 +82,5 @@ def test_single_layout_constructor_still_works():
     """``Simulator(projects=N, seed=S)``: one tenant, every private token an administrator."""
     with Simulator(projects=12, seed=3, rate_limit=None) as s:
         r = requests.get(f"{s.url}/projects", headers={"private-token": "sim-token"}, params={"per_page": 100})
-        assert len(r.json()) == 12 == len(s.truth("projects"))
+        assert len(r.json()) == 12 == len(s.truth("projects", scope="instance"))
         assert requests.get(f"{s.url}/user", headers={"private-token": "sim-token"}).json()["is_admin"] is True

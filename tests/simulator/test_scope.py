@@ -55,7 +55,7 @@ def gid(sim, path):
 def test_projects_default_scope_is_public_internal_and_authorized(sim):
     """``GET /projects`` for a signed-in user: ``Project.public_or_visible_to_user`` (public, internal,
     authorized); ``membership=true``: ``current_user.authorized_projects`` only."""
-    everything = sim.truth("projects", token="admin")
+    everything = sim.truth("projects", token="admin", scope="instance")
     authorized = ids(sim.truth("projects", token="user"))
     visible = get_all(f"{sim.url}/projects", USER)
     assert ids(visible) == sorted({p["id"] for p in everything if p["visibility"] in ("public", "internal")}
@@ -125,7 +125,7 @@ def test_shared_with_groups_lists_readable_groups(sim):
 def test_anonymous_sees_public_projects_only(sim):
     """No token: ``collection_without_user`` (``Project.public_to_user``), rendered as
     ``BasicProjectDetails``; ``membership=true`` is ``Project.none``."""
-    everything = sim.truth("projects", token="admin")
+    everything = sim.truth("projects", token="admin", scope="instance")
     rows = get_all(f"{sim.url}/projects")
     assert ids(rows) == ids(p for p in everything if p["visibility"] == "public")
     assert all("permissions" not in p and "statistics" not in p for p in rows)
@@ -138,7 +138,7 @@ def test_bots_external_and_admin(sim):
     """Access-token bots are internal users: they see Internal projects (``levels_for_user``) plus their
     own; an external user does not see Internal ones; an admin sees everything, and has no
     authorizations of its own (``membership=true`` is empty)."""
-    everything = sim.truth("projects", token="admin")
+    everything = sim.truth("projects", token="admin", scope="instance")
     internal = {p["id"] for p in everything if p["visibility"] in ("public", "internal")}
     public = {p["id"] for p in everything if p["visibility"] == "public"}
     for kind, expected_own in (("project_bot", 1), ("group_bot", None)):
@@ -249,7 +249,7 @@ def test_job_token_routes(sim):
     other = pid(sim, "acme/analytics/reporting/executive-dashboards")
     r = requests.get(f"{sim.url}/projects/{other}/pipelines", headers=job)
     assert r.status_code == 403 and "Authentication by CI/CD job token not allowed" in r.json()["message"]
-    public = ids(p for p in sim.truth("projects", token="admin") if p["visibility"] == "public")
+    public = ids(p for p in sim.truth("projects", token="admin", scope="instance") if p["visibility"] == "public")
     assert ids(get_all(f"{sim.url}/projects", job)) == public
     assert requests.get(f"{sim.url}/projects/{own}", headers=job).status_code == 404     # private: anonymous
     assert requests.get(f"{sim.url}/projects/{own}/jobs", headers=job).status_code == 404
@@ -325,3 +325,31 @@ def test_truth_is_what_the_api_serves(sim, kind):
         if stream in ("pipelines", "jobs", "bridges"):
             truth = [r for r in truth if r["project_id"] in ci_projects]
         assert sorted(rows, key=key) == sorted(truth, key=key), stream
+
+
+def test_truth_scopes(sim):
+    """``scope="membership"`` (default) is ``membership=true`` and the default ``GET /groups``;
+    ``scope="instance"`` is everything the token can see (no ``membership``, ``all_available=true``);
+    an admin's membership scope is its own authorizations, but every group (``all_available`` defaults
+    to true for admins, lib/api/groups.rb ``find_groups``)."""
+    assert ids(sim.truth("projects", token="user", scope="instance")) == ids(get_all(f"{sim.url}/projects", USER))
+    assert ids(sim.truth("groups", token="user", scope="instance")) == ids(
+        get_all(f"{sim.url}/groups", USER, all_available="true"))
+    admin = {"private-token": sim.token("admin")}
+    assert sim.truth("projects", token="admin") == [] == get_all(f"{sim.url}/projects", admin, membership="true")
+    assert ids(sim.truth("groups", token="admin")) == ids(get_all(f"{sim.url}/groups", admin))
+    with pytest.raises(ValueError):
+        sim.truth("projects", scope="everything")
+
+
+def test_single_layout_admin_scopes():
+    """In the single layout the token is the administrator who created the top-level groups (their
+    Owner): its membership scope is every group project, personal projects are only in the instance scope."""
+    with Simulator(projects=40, seed=5, rate_limit=None) as s:
+        h = {"private-token": "sim-token"}
+        mine = get_all(f"{s.url}/projects", h, membership="true")
+        assert ids(mine) == ids(s.truth("projects"))
+        assert all(p["namespace"]["kind"] == "group" for p in mine)
+        everything = s.truth("projects", scope="instance")
+        assert ids(everything) == ids(get_all(f"{s.url}/projects", h))
+        assert any(p["namespace"]["kind"] == "user" for p in everything)

@@ -60,7 +60,7 @@ def test_auth_required_and_token_kinds(sim):
     ``BasicProjectDetails``); a job token off its routes is ignored, so the request is anonymous too
     (``find_user_from_job_token`` returns unless ``job_token_allowed``, lib/gitlab/auth/auth_finders.rb)."""
     sim.clear_requests()
-    public = sorted(p["id"] for p in sim.truth("projects") if p["visibility"] == "public")
+    public = sorted(p["id"] for p in sim.truth("projects", scope="instance") if p["visibility"] == "public")
     r = requests.get(f"{sim.url}/projects", params={"per_page": 100})
     assert r.status_code == 200 and sorted(p["id"] for p in r.json()) == public
     assert "permissions" not in r.json()[0] and "visibility" not in r.json()[0]
@@ -125,7 +125,8 @@ def test_totals_omitted_past_count_limit(session):
         records, _ = walk(session, f"{s.url}/projects", per_page=10)
         assert len({p["id"] for p in records}) == 30
         r = session.get(f"{s.url}/groups", params={"per_page": 100})  # under the limit: counted
-        assert len(s.truth("groups")) <= 25 and r.headers["X-Total"] == str(len(s.truth("groups")))
+        groups = s.truth("groups", scope="instance")
+        assert len(groups) <= 25 and r.headers["X-Total"] == str(len(groups))
 
 
 @pytest.mark.parametrize("sort", ["asc", "desc"])
@@ -133,7 +134,8 @@ def test_keyset_walk_returns_every_id_once(sim, session, sort):
     records, responses = walk(session, f"{sim.url}/projects", pagination="keyset", order_by="id",
                               sort=sort, per_page=8, archived="false")
     ids = [p["id"] for p in records]
-    expected = sorted((p["id"] for p in sim.truth("projects") if not p["archived"]), reverse=sort == "desc")
+    everything = sim.truth("projects", scope="instance")
+    expected = sorted((p["id"] for p in everything if not p["archived"]), reverse=sort == "desc")
     assert ids == expected and len(set(ids)) == len(ids)
     first = responses[0]
     assert "X-Total" not in first.headers and "X-Page" not in first.headers
@@ -288,7 +290,7 @@ def test_ci_disabled_and_inaccessible_projects(sim, session):
 
 
 def test_project_by_encoded_path_and_pipeline_shapes(sim, session):
-    pipe = sim.truth("pipelines")[0]
+    pipe = sim.truth("pipelines", scope="instance")[0]
     project = sim.tenant.project(pipe["project_id"])
     r = session.get(f"{sim.url}/projects/{quote(project.path_with_namespace, safe='')}")
     assert r.status_code == 200 and r.json()["id"] == project.id
@@ -303,7 +305,7 @@ def test_project_by_encoded_path_and_pipeline_shapes(sim, session):
 
 
 def test_jobs_scope_filter(sim, session):
-    jobs = sim.truth("jobs")
+    jobs = sim.truth("jobs", scope="instance")
     pid = next(j["project_id"] for j in jobs if j["status"] != "success")
     mine = [j for j in jobs if j["project_id"] == pid]
     r = session.get(f"{sim.url}/projects/{pid}/jobs", params=[("scope[]", "success"), ("scope[]", "failed"),
@@ -318,7 +320,7 @@ def test_jobs_scope_filter(sim, session):
 def test_updated_after_requires_order_by_updated_at(sim, session):
     """``updated_after`` needs ``order_by=updated_at`` and is inclusive (``ProjectsFinder`` includes
     ``UpdatedAtFilter``; ``UpdatedAtFilterable.updated_after`` is ``gteq``)."""
-    projects = sim.truth("projects")
+    projects = sim.truth("projects", scope="instance")
     cut = sorted(p["updated_at"] for p in projects)[len(projects) // 2]
     r = session.get(f"{sim.url}/projects", params={"updated_after": cut})
     assert r.status_code == 400
@@ -331,7 +333,7 @@ def test_updated_after_requires_order_by_updated_at(sim, session):
 
 
 def test_last_activity_and_archived_filters(sim, session):
-    projects = sim.truth("projects")
+    projects = sim.truth("projects", scope="instance")
     cut = sorted(p["last_activity_at"] for p in projects)[len(projects) // 3]
     records, _ = walk(session, f"{sim.url}/projects", last_activity_after=cut, per_page=100)
     assert {p["id"] for p in records} == {p["id"] for p in projects if p["last_activity_at"] > cut}
@@ -365,7 +367,7 @@ def test_truth_equals_full_walk(sim, session):
         rows, _ = walk(session, f"{sim.url}/groups/{g['id']}/members", per_page=4)
         got["group_members"] += [dict(m, group_id=g["id"]) for m in rows]
     for stream, rows in got.items():
-        truth = sim.truth(stream)
+        truth = sim.truth(stream, scope="instance")
         assert truth, stream
         assert by_id(rows) == by_id(truth), stream
 
@@ -373,7 +375,7 @@ def test_truth_equals_full_walk(sim, session):
 def test_groups_keyset_and_hierarchy(sim, session):
     """Signed-in ``GET /groups`` is offset-paginated whatever ``pagination`` says; keyset (name asc only)
     is for anonymous callers (lib/api/groups.rb ``present_groups_with_pagination_strategies``)."""
-    groups = sim.truth("groups")
+    groups = sim.truth("groups", scope="instance")
     r = session.get(f"{sim.url}/groups", params={"pagination": "keyset", "order_by": "id", "per_page": 4})
     assert r.status_code == 200 and r.headers["X-Page"] == "1" and "X-Total" in r.headers
     public = sorted((g for g in groups if g["visibility"] == "public"), key=lambda g: (g["name"], g["id"]))
@@ -390,7 +392,7 @@ def test_groups_keyset_and_hierarchy(sim, session):
     paths = {g["full_path"] for g in below} | {top["full_path"]}
     projects, _ = walk(session, f"{sim.url}/groups/{top['id']}/projects", include_subgroups="true", per_page=100)
     assert projects and all(p["namespace"]["full_path"] in paths for p in projects)
-    assert {p["id"] for p in projects} == {p["id"] for p in sim.truth("projects")
+    assert {p["id"] for p in projects} == {p["id"] for p in sim.truth("projects", scope="instance")
                                            if p["namespace"]["full_path"] in paths}
 
 
@@ -409,7 +411,8 @@ def test_after_requests_mutates_mid_listing(session):
                   for i in (1, 2, 3)]
         assert totals == ["30", "30", "35"] and len(calls) == 1
         new = calls[0]
-        assert set(new) <= {p["id"] for p in s.truth("projects")} and min(new) > max(s.tenant.project_ids()[:-5])
+        assert set(new) <= {p["id"] for p in s.truth("projects", scope="instance")}
+        assert min(new) > max(s.tenant.project_ids()[:-5])
         # newest first by default: the new projects lead the listing
         assert [p["id"] for p in session.get(f"{s.url}/projects", params={"per_page": 5}).json()] == sorted(new)[::-1]
 
@@ -435,7 +438,7 @@ def test_tenant_mutations(session):
         assert touched["updated_at"] == touched["last_activity_at"] > before["updated_at"]
         assert t.touch_project(other) is False  # within the hour: nothing moves
         assert session.get(f"{s.url}/projects/{other}").json()["last_activity_at"] == touched["last_activity_at"]
-        assert next(x["id"] for x in s.truth("projects") if x["id"] == other) == other
+        assert next(x["id"] for x in s.truth("projects", scope="instance") if x["id"] == other) == other
         t.delete_projects([other])
         assert session.get(f"{s.url}/projects/{other}").status_code == 404
         assert session.get(f"{s.url}/projects").headers["X-Total"] == "29"
@@ -448,21 +451,22 @@ def test_tenant_is_deterministic_and_realistic():
     a = Tenant(projects=200, seed=1, anchor=1_700_000_000)
     b = Tenant(projects=200, seed=1, anchor=1_700_000_000)
     for stream in ("projects", "groups", "pipelines", "jobs", "project_members"):
-        assert a.truth(stream) == b.truth(stream)
-    assert Tenant(projects=200, seed=2, anchor=1_700_000_000).truth("projects") != a.truth("projects")
-    projects = a.truth("projects")
+        assert a.truth(stream, scope="instance") == b.truth(stream, scope="instance")
+    other = Tenant(projects=200, seed=2, anchor=1_700_000_000)
+    assert other.truth("projects", scope="instance") != a.truth("projects", scope="instance")
+    projects = a.truth("projects", scope="instance")
     assert 0.04 < sum(p["archived"] for p in projects) / 200 < 0.2
     assert {p["visibility"] for p in projects} == {"private", "internal", "public"}
     stale = [p for p in projects if p["last_activity_at"] < "2022-11-14"]  # > 365 days before the anchor
     assert len(stale) > 10
     assert len(a.ci_disabled_ids) == 10 and len(a.not_found_ids) == 4
-    depths = {g["full_path"].count("/") for g in a.truth("groups")}
+    depths = {g["full_path"].count("/") for g in a.truth("groups", scope="instance")}
     assert depths == {0, 1, 2}
-    statuses = {p["status"] for p in a.truth("pipelines")}
+    statuses = {p["status"] for p in a.truth("pipelines", scope="instance")}
     assert {"success", "failed", "canceled"} <= statuses
-    levels = {m["access_level"] for m in a.truth("project_members")}
+    levels = {m["access_level"] for m in a.truth("project_members", scope="instance")}
     assert levels == {10, 20, 30, 40, 50}
-    assert any(m["expires_at"] for m in a.truth("project_members"))
+    assert any(m["expires_at"] for m in a.truth("project_members", scope="instance"))
 
 
 def test_generation_is_fast_for_large_tenants():
