@@ -24,7 +24,7 @@ import backoff
 import msgspec
 import requests
 
-from tap_dataops.budget import RequestBudget
+from tap_dataops.budget import EndpointBudgets, RequestBudget, endpoint_family
 from tap_dataops.errors import AccessError, ApiError, AuthError, RateLimitTooLong
 
 LOGGER = logging.getLogger("tap-dataops")
@@ -85,8 +85,14 @@ class RequestStats:
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
-        self.rate_limit_wait_seconds = 0.0
+        self.rate_limit_wait_seconds = 0.0  # waits the server asked for (429, RateLimit-Remaining)
+        self.paced_seconds = 0.0  # waits of our own budgets, summed over threads
         self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return (f"{self.requests} requests, {self.retries} retried, {self.rate_limited} rate limited "
+                f"({self.rate_limit_wait_seconds:.0f}s waited for the server's rate limit, "
+                f"{self.paced_seconds:.0f}s of request time paced under the request budgets)")
 
     def add(self, **increments: float) -> None:
         with self._lock:
@@ -96,6 +102,19 @@ class RequestStats:
 
 class RateLimited(Exception):
     """A 429: the budget is paused for as long as the server asked; try the same request again."""
+
+
+class Redirected(Exception):
+    """A same-host redirect (a renamed project's old path answers 301): ask its Location."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+MAX_REDIRECTS = 5
+# A connection that fails like this before any answer came back means api_url is wrong.
+UNREACHABLE = ("name or service not known", "temporary failure in name resolution", "connection refused")
 
 
 class TransientFault(Exception):
@@ -150,8 +169,13 @@ class ApiClient:
         retry_time_budget: float,
         max_rate_limit_wait: float,
         max_concurrency: int = 1,
+        base_url: str = "",
+        endpoint_limits: t.Mapping[str, tuple[int, float]] | None = None,
     ) -> None:
         self.budget = RequestBudget(requests_per_minute)
+        self.endpoints = EndpointBudgets(endpoint_limits or {})
+        self._base = urlsplit(base_url)
+        self._answered_once = False
         self.stats = RequestStats()
         self.timeout = timeout
         self.retry_time_budget = retry_time_budget
@@ -190,7 +214,7 @@ class ApiClient:
         started = time.monotonic()
         delays = backoff.expo(base=2, factor=0.5, max_value=30)
         next(delays)  # backoff's generators yield 0 first
-        attempts = 0
+        attempts = redirects = 0
         while True:
             attempts += 1
             try:
@@ -199,6 +223,13 @@ class ApiClient:
                 # Not a fault: waiting as long as the server asks is always right, and it
                 # does not spend the retry budget. The same request is sent again.
                 attempts -= 1
+                continue
+            except Redirected as moved:
+                # Its Location keeps the query (GitLab's url_with_project_id), so ask it as it is.
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise ApiError(f"GET {endpoint} was redirected more than {MAX_REDIRECTS} times") from None
+                url, params, attempts = moved.location, None, attempts - 1
                 continue
             except TransientFault as fault:
                 delay = backoff.full_jitter(next(delays))
@@ -217,9 +248,17 @@ class ApiClient:
                 )
                 time.sleep(delay)
 
+    def _family(self, endpoint: str) -> str | None:
+        base = self._base.path.rstrip("/")
+        return endpoint_family(endpoint[len(base):]) if base and endpoint.startswith(base) else None
+
     def _attempt(self, url: str, params: t.Mapping[str, t.Any] | None, endpoint: str, parse: bool) -> Page:
-        self.budget.acquire()
-        self.stats.add(requests=1)
+        family = self._family(endpoint)
+        paced = self.budget.acquire()
+        family_budget = self.endpoints.budget_for(family)
+        if family_budget is not None:
+            paced += family_budget.acquire()
+        self.stats.add(requests=1, paced_seconds=paced)
         self._report_progress()
         try:
             response = self.session.get(url, params=params, timeout=self.timeout, allow_redirects=False, stream=True)
@@ -232,13 +271,23 @@ class ApiClient:
                 f"and host and the server's certificate (REQUESTS_CA_BUNDLE for a private CA)"
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TransientFault(f"connection failed ({_connection_reason(exc)})") from None
+            reason = _connection_reason(exc)
+            if not self._answered_once and reason in UNREACHABLE:
+                host = self._base.hostname or urlsplit(url).hostname
+                raise ApiError(
+                    f"cannot reach {host}: {reason}; check api_url (the host name, the port, and that the server "
+                    "is up)", status=None, exit_code=2,
+                ) from None
+            raise TransientFault(f"connection failed ({reason})") from None
 
+        self._answered_once = True
         self._observe_rate_limit(response.headers)
         status = response.status_code
         if status == 429:
-            self._wait_for_rate_limit(response, endpoint)
+            self._wait_for_rate_limit(response, endpoint, family)
             raise RateLimited
+        if status in (301, 302, 307, 308):
+            raise self._redirect(response, endpoint)
         if status == 401:
             raise AuthError(self._auth_message(response, endpoint), status=401)
         if status in (403, 404):
@@ -263,11 +312,7 @@ class ApiClient:
         if now - self._last_progress < PROGRESS_SECONDS:
             return
         self._last_progress = now
-        stats = self.stats
-        LOGGER.info(
-            "Progress: %d requests so far, %d retried, %d rate limited (%.0fs waited for the rate limit)",
-            stats.requests, stats.retries, stats.rate_limited, stats.rate_limit_wait_seconds,
-        )
+        LOGGER.info("Progress: %s so far", self.stats.describe())
 
     def _check_body(self, response: requests.Response, content: bytes, *, parse: bool) -> t.Any:
         if not content:
@@ -305,10 +350,29 @@ class ApiClient:
                 self.budget.pause_until(time.monotonic() + wait)
                 self.stats.add(rate_limit_wait_seconds=wait)
 
-    def _wait_for_rate_limit(self, response: requests.Response, endpoint: str) -> None:
+    def _redirect(self, response: requests.Response, endpoint: str) -> Exception:
+        """A redirect is followed only within the configured API: the token goes nowhere else."""
+        location = response.headers.get("Location", "")
+        target = urlsplit(requests.compat.urljoin(response.url or "", location))
+        base = self._base
+        if (target.scheme, target.netloc) == (base.scheme, base.netloc) and target.path.startswith(base.path):
+            return Redirected(target.geturl())
+        return ApiError(
+            f"GET {endpoint} answered {response.status_code}, redirecting to {target.scheme}://{target.hostname}"
+            f"{target.path}, outside api_url: not followed (the token would go there); check api_url",
+            status=response.status_code,
+        )
+
+    def _wait_for_rate_limit(self, response: requests.Response, endpoint: str, family: str | None) -> None:
+        # The per-user throttle (Rack::Attack) answers plain text ("Retry later") with
+        # RateLimit-* headers and holds back every request; a per-endpoint limit
+        # (ApplicationRateLimiter, JSON) holds back that endpoint only, and on older GitLab
+        # says nothing of how long: then its interval (lib/api/helpers/rate_limiter.rb).
+        per_endpoint = (family in self.endpoints.intervals and "RateLimit-Name" not in response.headers
+                        and "json" in response.headers.get("Content-Type", ""))
         wait = server_wait_seconds(response.headers)
         if wait is None:
-            wait = 60.0  # the documented window, when the server gives no hint
+            wait = self.endpoints.intervals[family] if per_endpoint and family else 60.0
         self.stats.add(rate_limited=1, rate_limit_wait_seconds=wait)
         if wait > self.max_rate_limit_wait:
             raise RateLimitTooLong(
@@ -318,7 +382,8 @@ class ApiClient:
                 status=429,
             )
         LOGGER.warning("GET %s: rate limited (429); waiting %.1fs as the server asks", endpoint, wait)
-        self.budget.pause_until(time.monotonic() + wait)
+        budget = (self.endpoints.budget_for(family) if per_endpoint else None) or self.budget
+        budget.pause_until(time.monotonic() + wait)
 
     def _auth_message(self, response: requests.Response, endpoint: str) -> str:
         body = _json_or_none(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import re
 import threading
 import time
 import typing as t
@@ -59,3 +60,54 @@ class RequestBudget:
     def pause_until(self, monotonic_deadline: float) -> None:
         with self._lock:
             self._paused_until = max(self._paused_until, monotonic_deadline)
+
+
+# GitLab.com's per-endpoint limits, per user (doc/security/rate_limits.md,
+# doc/administration/settings/rate_limit_on_projects_api.md and rate_limit_on_groups_api.md;
+# Gitlab::ApplicationRateLimiter): endpoint -> (requests, seconds). Self-managed GitLab 18.0
+# sets them to 0 (off); DataOps.live does not publish its own.
+GITLAB_COM_ENDPOINT_LIMITS: dict[str, tuple[int, float]] = {
+    "GET /projects": (2000, 600),
+    "GET /projects/:id": (400, 60),
+    "GET /groups": (200, 60),
+    "GET /groups/:id": (400, 60),
+    "GET /groups/:id/projects": (600, 60),
+}
+_ENDPOINT_PATTERNS = {
+    "GET /projects": re.compile(r"/projects/?"),
+    "GET /projects/:id": re.compile(r"/projects/[^/]+/?"),
+    "GET /groups": re.compile(r"/groups/?"),
+    "GET /groups/:id": re.compile(r"/groups/[^/]+/?"),
+    "GET /groups/:id/projects": re.compile(r"/groups/[^/]+/projects/?"),
+}
+# Our window is a second longer than the server's, as for the per-user budget.
+WINDOW_MARGIN_SECONDS = 1.0
+
+
+def endpoint_family(path: str) -> str | None:
+    """The rate-limited endpoint a path (relative to the API base, e.g. ``/projects/42``) belongs to."""
+    for family, pattern in _ENDPOINT_PATTERNS.items():
+        if pattern.fullmatch(path):
+            return family
+    return None
+
+
+class EndpointBudgets:
+    """One budget per rate-limited endpoint, beside the per-user one."""
+
+    def __init__(
+        self,
+        limits: t.Mapping[str, tuple[int, float]],
+        *,
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.intervals = {family: float(seconds) for family, (_, seconds) in limits.items()}
+        self.budgets = {
+            family: RequestBudget(int(requests), float(seconds) + WINDOW_MARGIN_SECONDS, clock=clock, sleep=sleep)
+            for family, (requests, seconds) in limits.items()
+            if requests
+        }
+
+    def budget_for(self, family: str | None) -> RequestBudget | None:
+        return self.budgets.get(family) if family else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import typing as t
 from datetime import datetime
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk.singerlib import Catalog
 
+from tap_dataops.budget import GITLAB_COM_ENDPOINT_LIMITS
 from tap_dataops.errors import ConfigError
 
 DEFAULT_API_URL = "https://app.dataops.live/api/v4"
@@ -28,11 +30,22 @@ def check_settings(config: t.Mapping[str, t.Any]) -> None:
     has_private, has_job = bool(config.get("private_token")), bool(config.get("job_token"))
     if not has_private and not has_job:
         raise ConfigError(
-            "no token configured: set private_token (env TAP_DATAOPS_PRIVATE_TOKEN) to an access token "
-            "with read_api scope, or job_token inside a DataOps.live CI job"
+            "no token configured: set private_token (env TAP_DATAOPS_PRIVATE_TOKEN) to a personal, project or "
+            "group access token with read_api scope"
         )
     if has_private and has_job:
         raise ConfigError("both private_token and job_token are set: keep only one of them")
+    if has_job:
+        # GitLab accepts a CI job token only on the routes marked job_token_allowed (the job's
+        # own job, and on recent versions its project's pipelines); everywhere else the request
+        # is anonymous: public projects only, members and namespaces 401 (auth_finders.rb,
+        # doc/ci/jobs/ci_job_token.md). A run with it would look like a tiny, wrong inventory.
+        raise ConfigError(
+            "job_token (CI_JOB_TOKEN) cannot read the inventory: GitLab accepts a CI job token only for the "
+            "job's own job and, on recent versions, its project's pipelines, and treats every other request "
+            "as anonymous (public projects only, no members or namespaces). Inside a pipeline, store a project "
+            "or group access token with read_api scope as a masked CI/CD variable and set private_token from it"
+        )
 
     api_url = str(config.get("api_url") or "")
     parts = urlsplit(api_url)
@@ -54,6 +67,39 @@ def check_settings(config: t.Mapping[str, t.Any]) -> None:
             f"api_url {shown!r} uses plain http:// to a remote host, which would send the token in clear text: "
             "use https://, or set allow_insecure_http to true if you accept that risk"
         )
+
+
+def check_unknown_settings(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]) -> None:
+    """Refuse a setting this tap does not have (a typo would otherwise sync the whole scope)."""
+    known = set(schema.get("properties", {}))
+    unknown = sorted(set(config) - known)
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"the settings are {', '.join(sorted(known))}"
+    more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+    raise ConfigError(f"unknown setting {name[:60]!r}{more}: {hint}")
+
+
+def check_endpoint_limits(limits: t.Mapping[str, t.Any]) -> dict[str, tuple[int, float]]:
+    """endpoint_rate_limits as the budgets take it, or one line naming what is wrong."""
+    checked: dict[str, tuple[int, float]] = {}
+    for endpoint, value in limits.items():
+        if endpoint not in GITLAB_COM_ENDPOINT_LIMITS:
+            raise ConfigError(
+                f"endpoint_rate_limits names {endpoint[:60]!r}; the rate-limited endpoints are "
+                f"{', '.join(repr(e) for e in GITLAB_COM_ENDPOINT_LIMITS)}"
+            )
+        if (not isinstance(value, list | tuple) or len(value) != 2
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+                or value[0] < 0 or value[1] <= 0):
+            raise ConfigError(
+                f"endpoint_rate_limits[{endpoint!r}] must be [requests, seconds] with requests >= 0 (0: no limit) "
+                f"and seconds > 0, e.g. {list(GITLAB_COM_ENDPOINT_LIMITS[endpoint])}"
+            )
+        checked[endpoint] = (int(value[0]), float(value[1]))
+    return checked
 
 
 CATALOG_HINT = "regenerate it with tap-dataops --config CONFIG --discover"

@@ -45,6 +45,9 @@ class DataOpsStream(StreamSeams):
 
     schema = StreamSchema(SCHEMAS)
     path: str = ""  # relative to api_url; "{project_id}" and the like come from the context
+    # Read completely every run: records carry the run's version, and an ACTIVATE_VERSION
+    # follows a complete run (rows without it are gone at the source).
+    versioned: bool = False
 
     # Records are parsed JSON whose types the schemas describe honestly, so the SDK's
     # per-value conformance pass only costs time (it was 60% of the tap's CPU); the
@@ -54,6 +57,8 @@ class DataOpsStream(StreamSeams):
     def __init__(self, tap: Tap, run: RunContext) -> None:
         super().__init__(tap)
         self.run = run
+        if self.versioned:
+            self.stamp_version(run.version)
         # Partitions fetched ahead on worker threads, taken by get_records.
         self._prefetched: dict[tuple, Future[list[dict]]] = {}
 
@@ -132,6 +137,15 @@ class DataOpsStream(StreamSeams):
             del page  # its body is this page
             yield records
             del records
+
+    def ensure_listed(self, stream_name: str) -> None:
+        """Have that stream's listing read in this run (its records, not emitted, fill the scope)."""
+        scope = self.run.scope
+        if getattr(scope, f"{stream_name}_complete"):
+            return
+        stream = self.run.streams[stream_name]
+        for page in stream.record_pages(None):
+            stream.observe_page(page)
 
     def fetch_one(self, path: str, params: dict[str, t.Any] | None = None) -> dict:
         """One object (a detail, a named project or group), through the same client."""

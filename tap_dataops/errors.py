@@ -36,8 +36,8 @@ class ConfigError(OneLineError):
 class ApiError(OneLineError):
     """DataOps.live answered in a way the tap cannot recover from."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: int | None = None, *, exit_code: int | None = None) -> None:
+        super().__init__(message, exit_code=exit_code)
         self.status = status
 
 

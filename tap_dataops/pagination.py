@@ -110,11 +110,15 @@ class UpdatedAtCursorPaginator(GitLabPaginator):
     shares one instant the cursor cannot move; then it pages forward from the same cursor.
     """
 
-    def __init__(self, page_size: int, start: str | None) -> None:
+    def __init__(self, page_size: int, start: str | None, emitted_at_start: t.Iterable[int] = ()) -> None:
         super().__init__({"updated_after": [start]} if start else None)
         self.page_size = page_size
         self._cursor = start
         self._page = 1
+        # ``updated_after`` is inclusive: the records at the start's own instant that an
+        # earlier run emitted come back first, and are not kept again.
+        self._start = start
+        self._emitted_at_start = set(emitted_at_start)
         self._emitted: set[int] = set()
         self._new_on_page = 0
 
@@ -123,6 +127,8 @@ class UpdatedAtCursorPaginator(GitLabPaginator):
         if record["id"] in self._emitted:  # the cursor's overlap with the page before
             return False
         self._emitted.add(record["id"])
+        if record["id"] in self._emitted_at_start and same_instant(record.get("updated_at"), self._start):
+            return False
         self._new_on_page += 1
         return True
 
@@ -142,6 +148,12 @@ class UpdatedAtCursorPaginator(GitLabPaginator):
         if self._cursor:
             token["updated_after"] = [self._cursor]
         return token
+
+
+def same_instant(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    return datetime.fromisoformat(a.replace("Z", "+00:00")) == datetime.fromisoformat(b.replace("Z", "+00:00"))
 
 
 def _one_millisecond_before(timestamp: str) -> str:

@@ -165,6 +165,10 @@ class StreamSeams(Stream):
             super()._write_schema_message()
             self._schema_sent = True
 
+    def stamp_version(self, version: int) -> None:
+        """The version every RECORD of this stream carries in this run (see ACTIVATE_VERSION)."""
+        self._stream_version = version
+
     def write_starting_bookmark(self, context: types.Context | None) -> None:
         """Record a partition's starting bookmark now (idempotent; the SDK does it when it syncs it)."""
         self._write_starting_replication_value(context)
@@ -177,6 +181,9 @@ seam(Tap, "sync_all", ("self",),
 seam(Tap, "_state_writer", None,
      "the SDK wrote a STATE (the whole state, a bookmark per project) after every partition: output and CPU "
      "grew with projects squared (1,000 projects: 3,699 STATEs, 225 MB); PacedStateWriter paces them")
+seam(Tap, "load_streams", ("self",),
+     "the SDK syncs streams sorted by name; namespaces and removed_projects are made from the projects and "
+     "groups listings, which must come first (else each listing is read twice)")
 seam(Tap, "get_singer_command", ("cls",), "the SDK's command, with every failure as one line (errors.py)")
 
 
@@ -188,6 +195,14 @@ class TapSeams(Tap):
 
     def before_sync(self) -> None:
         """Called once before the first stream syncs."""
+
+    def sync_order(self, streams: list[Stream]) -> list[Stream]:
+        """The order streams sync in (the SDK's: by name)."""
+        return streams
+
+    @override  # type: ignore[misc]  # @final in the SDK, see the seam above
+    def load_streams(self) -> list[Stream]:
+        return self.sync_order(super().load_streams())
 
     def after_sync(self) -> None:
         """Called once after every stream synced successfully."""

@@ -10,19 +10,33 @@ from functools import cached_property
 
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.mapper import RemoveRecordTransform
+from singer_sdk.singerlib import ActivateVersionMessage
 from typing_extensions import override
 
 from tap_dataops.api import ApiClient
-from tap_dataops.checks import DEFAULT_API_URL, check_catalog_shape, check_catalog_streams, check_settings, check_state
+from tap_dataops.budget import GITLAB_COM_ENDPOINT_LIMITS
+from tap_dataops.checks import (
+    DEFAULT_API_URL,
+    check_catalog_shape,
+    check_catalog_streams,
+    check_endpoint_limits,
+    check_settings,
+    check_state,
+    check_unknown_settings,
+)
 from tap_dataops.concurrency import Fetcher
 from tap_dataops.errors import ConfigError
+from tap_dataops.logs import keep_stderr_readable
 from tap_dataops.output import BufferedMessageWriter, PacedStateWriter
 from tap_dataops.redaction import redact_secrets
-from tap_dataops.run import RunContext
+from tap_dataops.run import MEMBERSHIP, SCOPES, RunContext, Scope
 from tap_dataops.sdk_overrides import TapSeams, terminate
 from tap_dataops.streams import STREAM_NAMES, STREAM_TYPES
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+
     from tap_dataops.client import DataOpsStream
 
 SECRET_SETTINGS = ("private_token", "job_token")
@@ -57,7 +71,23 @@ class TapDataOps(TapSeams):
         th.Property(
             "start_date",
             th.DateTimeType,
-            description="Only sync records active or updated since this time on the first run.",
+            description="The first run reads pipelines updated since this time (later runs: since their bookmark).",
+        ),
+        th.Property(
+            "scope",
+            th.StringType,
+            default=MEMBERSHIP,
+            allowed_values=list(SCOPES),
+            description="membership: the projects and groups the token's user is a member of (directly, through "
+            "a group or a share); instance: everything the token can see (for an administrator, the whole "
+            "instance; for anyone else, also every public and internal project and group of a shared instance).",
+        ),
+        th.Property(
+            "endpoint_rate_limits",
+            th.ObjectType(additional_properties=th.ArrayType(th.NumberType)),
+            description="Per-endpoint limits as [requests, seconds], beside requests_per_minute; defaults are "
+            "GitLab.com's (GET /projects 2,000 per 600 s, GET /projects/:id 400 per 60 s, GET /groups 200 per "
+            "60 s, GET /groups/:id 400 per 60 s, GET /groups/:id/projects 600 per 60 s); [0, 60] turns one off.",
         ),
         th.Property(
             "page_size",
@@ -132,6 +162,7 @@ class TapDataOps(TapSeams):
         # The SDK would fail on a catalog object of the wrong shape with a bare TypeError,
         # and silently skip a selected stream it does not know (checked once it is loaded).
         check_catalog_shape(catalog)
+        keep_stderr_readable()
         try:
             super().__init__(catalog=catalog, validate_config=validate_config, **kwargs)
         except ConfigValidationError as exc:
@@ -143,6 +174,7 @@ class TapDataOps(TapSeams):
         redact_secrets(self._secrets())
         check_catalog_streams(self.input_catalog, STREAM_NAMES)
         if validate_config:
+            check_unknown_settings(self.config, self.config_jsonschema)
             check_settings(self.config)
         self.install_state_writer(PacedStateWriter(t.cast("BufferedMessageWriter", self.message_writer)))
         if threading.current_thread() is threading.main_thread():
@@ -173,13 +205,30 @@ class TapDataOps(TapSeams):
             retry_time_budget=float(self.config["retry_time_budget"]),
             max_rate_limit_wait=float(self.config["max_rate_limit_wait"]),
             max_concurrency=self.config["max_concurrency"],
+            base_url=str(self.config["api_url"]),
+            endpoint_limits={**GITLAB_COM_ENDPOINT_LIMITS,
+                             **check_endpoint_limits(self.config.get("endpoint_rate_limits") or {})},
+        )
+        scope = Scope(
+            mode=self.config.get("scope") or MEMBERSHIP,
+            group_refs=tuple(str(ref) for ref in self.config.get("groups") or ()),
+            project_refs=tuple(str(ref) for ref in self.config.get("projects") or ()),
         )
         return RunContext(api=api, fetcher=Fetcher(self.config["max_concurrency"]),
-                          page_size=self.config["page_size"])
+                          page_size=self.config["page_size"], scope=scope)
+
+    @override
+    def sync_order(self, streams: list[Stream]) -> list[Stream]:
+        # STREAM_TYPES' order: namespaces and removed_projects are made from the projects and
+        # groups listings before them.
+        return sorted(streams, key=lambda stream: STREAM_NAMES.index(stream.name))
 
     @override
     def discover_streams(self) -> list[DataOpsStream]:
-        return [stream_type(tap=self, run=self.run) for stream_type in STREAM_TYPES]
+        streams = [stream_type(tap=self, run=self.run) for stream_type in STREAM_TYPES]
+        self.run.streams.update((stream.name, stream) for stream in streams)
+        return streams
+
 
     # -- the run (called by sdk_overrides.TapSeams around the SDK's sync) ------------------
 
@@ -192,19 +241,35 @@ class TapDataOps(TapSeams):
 
     @override
     def after_sync(self) -> None:
+        self.activate_versions()
         t.cast("PacedStateWriter", self.state_writer).flush()  # the final state, whether or not it was due
+
+    def activate_versions(self) -> None:
+        """Every full-table stream was read completely: rows without this run's version are gone.
+
+        Sent only after the last record of the run and only when the run succeeded, so a
+        loader never deletes rows for a listing that did not finish.
+        """
+        for stream in self.streams.values():
+            if not (getattr(stream, "versioned", False) and stream.selected):
+                continue
+            for stream_map in stream.stream_maps:
+                if not isinstance(stream_map, RemoveRecordTransform):
+                    self.write_message(ActivateVersionMessage(stream=stream_map.stream_alias, version=self.run.version))
 
     @override
     def close_run(self) -> None:
         self.run.fetcher.close()
+        scope = self.run.scope
         for line in self.run.skips.summary():
             self.logger.warning(line)
-        stats = self.run.api.stats
-        self.logger.info(
-            "Run complete: %d requests, %d retried, %d rate limited (%.0fs waited for the rate limit)",
-            stats.requests, stats.retries, stats.rate_limited, stats.rate_limit_wait_seconds,
-        )
-
+        if scope.without_statistics:
+            self.logger.warning(
+                "projects: %d of %d projects have no statistics (storage sizes are NULL): GitLab shows them only "
+                "where the token's user has Reporter access or above", scope.without_statistics, len(scope.projects))
+        if scope.projects_complete or scope.groups_complete:
+            self.logger.info("Run complete: %s", scope.describe())
+        self.logger.info("Run complete: %s", self.run.api.stats.describe())
 
 if __name__ == "__main__":
     TapDataOps.cli()

@@ -1,14 +1,13 @@
-"""Concurrent fetching: the same output as a sequential run, one budget, flat memory."""
+"""Concurrent fetching: the same output as a sequential run.
+
+The shared budget is tested in test_rate_limits.py (at the real 600 a minute, and end to end);
+peak memory per tenant size is a figure of benchmarks/tap_benchmark.py, not a threshold here."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
-from pathlib import Path
 
-from tests.tap.helpers import TAP_COMMAND, catalog_for, run_tap, sim_config
+from tests.tap.helpers import run_tap, sim_config
 
 
 def test_concurrent_output_and_state_are_identical_to_sequential(simulator):
@@ -35,40 +34,3 @@ def normalised(state: dict) -> dict:
             value["partitions"] = sorted(value["partitions"], key=lambda p: json.dumps(p["context"], sort_keys=True))
         bookmarks[stream] = value
     return bookmarks
-
-
-def test_many_threads_share_one_budget_and_meet_no_429(simulator):
-    # The server allows 40 requests per 3-second window; 8 threads must stay under it.
-    sim = simulator(projects=40, seed=4, rate_limit=40, rate_window=3.0)
-    run = run_tap(sim_config(sim, max_concurrency=8))
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert [r for r in sim.requests if r.status == 429] == []
-    assert len(sim.requests) > 120  # several windows' worth
-    assert sorted(run.ids("jobs")) == sorted(
-        j["id"] for j in sim.truth("jobs")
-        if j["project_id"] not in sim.tenant.ci_disabled_ids | sim.tenant.not_found_ids
-    )
-
-
-def _peak_rss_mb(config: dict, catalog: dict) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "config.json").write_text(json.dumps(config))
-        Path(folder, "catalog.json").write_text(json.dumps(catalog))
-        process = subprocess.Popen(
-            [*TAP_COMMAND, "--config", f"{folder}/config.json", "--catalog", f"{folder}/catalog.json"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        assert process.returncode == 0
-        return usage.ru_maxrss / 1024
-
-
-def test_peak_memory_does_not_grow_with_the_number_of_records(simulator):
-    small = simulator(projects=1_000, seed=2, rate_limit=None)
-    large = simulator(projects=6_000, seed=2, rate_limit=None)
-    catalog = catalog_for(["projects", "namespaces"], sim_config(small))
-    small_mb = _peak_rss_mb(sim_config(small), catalog)
-    large_mb = _peak_rss_mb(sim_config(large), catalog)
-    # six times the records; the tap holds a page or two at a time
-    assert large_mb < small_mb + 25, (small_mb, large_mb)

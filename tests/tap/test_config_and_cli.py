@@ -80,12 +80,23 @@ def test_plain_http_to_a_remote_host_needs_the_explicit_opt_in():
     check_settings({**config, "api_url": "http://[::1]:8080/api/v4"})
 
 
-def test_job_token_is_sent_as_job_token_header(simulator):
-    sim = simulator(projects=3)
-    run = run_tap({"api_url": sim.url, "job_token": "sim-job-token"})
-    assert run.returncode == 0, run.stderr
-    assert sorted(run.ids("projects")) == sorted(p["id"] for p in sim.truth("projects"))
-    assert {r.token_kind for r in sim.requests} == {"job"}
+def test_a_job_token_is_refused_at_startup_naming_what_it_can_read():
+    """GitLab authenticates CI_JOB_TOKEN only on routes marked job_token_allowed (the job's own
+    job; on recent versions its project's pipelines) and treats every other request as
+    anonymous: public projects only, 401 on members and namespaces
+    (lib/gitlab/auth/auth_finders.rb find_user_from_job_token, doc/ci/jobs/ci_job_token.md).
+    A run with one would land a small, wrong inventory and blame the token: refused instead,
+    before any request (tests/pipeline/test_real_account.py shows what the API answers it)."""
+    from dataops_simulator import Simulator
+
+    with Simulator.instance(projects=10, seed=2) as sim:
+        run = run_tap({"api_url": sim.url, "job_token": "sim-job-token"})
+        assert run.returncode == 2, run.stderr[-2000:]
+        (line,) = run.error_lines()
+        assert "job_token (CI_JOB_TOKEN) cannot read the inventory" in line
+        assert "private_token" in line and "access token" in line
+        assert sim.requests == []
+
 
 
 def test_unreadable_state_file_is_one_line(simulator, tmp_path):

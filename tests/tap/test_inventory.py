@@ -1,4 +1,9 @@
-"""The whole platform inventory: every stream exact, foreign keys, skips, incremental runs."""
+"""The whole platform inventory of a single tenant read by an administrator (the instance scope):
+every stream exact, foreign keys, skips, and what a later run costs.
+
+The real-account behaviour (an ordinary token on a shared instance, a day of changes between
+runs) is in tests/pipeline/test_real_account.py.
+"""
 
 from __future__ import annotations
 
@@ -7,120 +12,141 @@ from collections import Counter
 
 import pytest
 
+from tap_dataops.streams import STREAM_NAMES
 from tests.tap.helpers import duplicates, run_tap, sim_config
 
-STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
-KEYS = {
-    "projects": ("id",), "namespaces": ("id",), "groups": ("id",), "pipelines": ("id",), "jobs": ("id",),
-    "project_members": ("project_id", "id"), "group_members": ("group_id", "id"),
-}
+KEYS = {"project_members": ("project_id", "id"), "project_members_all": ("project_id", "id"),
+        "group_members": ("group_id", "id")}
+DEFAULT_STREAMS = tuple(name for name in STREAM_NAMES if name not in ("bridges", "removed_projects"))
 
 
 def keys(records: list[dict], stream: str) -> list[tuple]:
-    return [tuple(r[k] for k in KEYS[stream]) for r in records]
+    return [tuple(r[k] for k in KEYS.get(stream, ("id",))) for r in records]
 
 
 def expected(sim, stream: str) -> list[dict]:
     """What the API lets the token read: children of 403/404 projects are not readable."""
+    truth = sim.truth("effective_access" if stream == "project_members_all" else stream)
     unreadable = set(sim.tenant.not_found_ids)
     if stream in ("pipelines", "jobs"):
         unreadable |= set(sim.tenant.ci_disabled_ids)
-    return [r for r in sim.truth(stream) if r.get("project_id") not in unreadable]
+    return [r for r in truth if r.get("project_id") not in unreadable]
 
 
-@pytest.fixture
-def tenant(simulator):
-    return simulator(projects=150, seed=5, rate_limit=None)
+@pytest.fixture(scope="module")
+def tenant():
+    from dataops_simulator import Simulator
+
+    sim = Simulator(projects=150, seed=5, rate_limit=None, tokens=("sim-token", "glpat-Sim-T0ken-4242")).start()
+    yield sim
+    sim.stop()
 
 
-def test_every_stream_exact_with_consistent_foreign_keys(tenant):
-    sim = tenant
-    run = run_tap(sim_config(sim))
+@pytest.fixture(scope="module")
+def first_run(tenant):
+    """One complete run of the tenant, shared by the tests that only read it."""
+    tenant.clear_requests()
+    run = run_tap(sim_config(tenant))
     assert run.returncode == 0, run.stderr[-3000:]
-    for stream in STREAMS:
+    return run, list(tenant.requests)
+
+
+def test_every_stream_exact_with_consistent_foreign_keys(tenant, first_run):
+    run, _ = first_run
+    for stream in DEFAULT_STREAMS:
         got = keys(run.records(stream), stream)
         assert duplicates(got) == [], stream
-        assert sorted(got) == sorted(keys(expected(sim, stream), stream)), stream
+        assert sorted(got) == sorted(keys(expected(tenant, stream), stream)), stream
 
     project_ids = {p["id"] for p in run.records("projects")}
     group_ids = {g["id"] for g in run.records("groups")}
     pipelines = {p["id"]: p for p in run.records("pipelines")}
     assert {m["project_id"] for m in run.records("project_members")} <= project_ids
+    assert {m["project_id"] for m in run.records("project_members_all")} <= project_ids
     assert {m["group_id"] for m in run.records("group_members")} <= group_ids
     assert {p["project_id"] for p in pipelines.values()} <= project_ids
     for job in run.records("jobs"):
         assert pipelines[job["pipeline_id"]]["project_id"] == job["project_id"]
         assert job["pipeline"]["id"] == job["pipeline_id"]
     # pipelines carry their detail fields (the list object lacks them)
-    finished = [p for p in pipelines.values() if p["status"] in ("success", "failed")]
+    finished = [p for p in pipelines.values() if p["status"] in ("success", "failed") and p["started_at"]]
     assert finished and all(p["duration"] is not None and p["user"] for p in finished)
+    # the effective access level is GitLab's, not the direct one
+    access = {(m["project_id"], m["id"]): m["access_level"] for m in run.records("project_members_all")}
+    truth = {(m["project_id"], m["id"]): m["access_level"] for m in expected(tenant, "project_members_all")}
+    assert access == truth
 
 
-def test_forbidden_and_missing_children_are_skipped_counted_and_the_run_goes_on(tenant):
-    sim = tenant
-    not_found, ci_disabled = set(sim.tenant.not_found_ids), set(sim.tenant.ci_disabled_ids)
-    assert not_found and ci_disabled, "the tenant must have both kinds of projects"
-    run = run_tap(sim_config(sim))
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert f"project_members: skipped {len(not_found)} parent(s): HTTP 404" in run.stderr
+def test_full_listings_carry_one_version_and_are_activated_after_their_last_record(first_run):
+    """Singer ACTIVATE_VERSION (the loader drops rows without it) follows a complete run only."""
+    run, _ = first_run
+    messages = run.messages
+    activated = {m["stream"]: (i, m["version"]) for i, m in enumerate(messages) if m["type"] == "ACTIVATE_VERSION"}
+    assert set(activated) == {"projects", "groups", "namespaces", "project_members", "project_members_all",
+                              "group_members", "removed_projects"}
+    for stream, (position, version) in activated.items():
+        records = [(i, m) for i, m in enumerate(messages) if m["type"] == "RECORD" and m["stream"] == stream]
+        assert all(m["version"] == version for _, m in records), stream
+        assert all(i < position for i, _ in records), f"{stream}: a record after its ACTIVATE_VERSION"
+    assert all("version" not in m for m in messages if m["type"] == "RECORD" and m["stream"] == "pipelines")
+
+
+def test_forbidden_and_missing_children_are_skipped_counted_and_the_run_goes_on(tenant, first_run):
+    run, requests = first_run
+    not_found, ci_disabled = set(tenant.tenant.not_found_ids), set(tenant.tenant.ci_disabled_ids)
+    assert ci_disabled, "the tenant must have projects with CI/CD disabled"
+    if not_found:
+        assert f"project_members: skipped {len(not_found)} parent(s): HTTP 404" in run.stderr
     assert f"pipelines: skipped {len(ci_disabled - not_found)} parent(s): CI/CD disabled" in run.stderr
     # CI-disabled projects cost no pipeline request at all
-    asked = {int(r.path.split("/")[4]) for r in sim.requests if r.path.endswith("/pipelines")}
+    asked = {int(r.path.split("/")[4]) for r in requests if r.path.endswith("/pipelines")}
     assert not asked & (ci_disabled - not_found)
-    one_warning_each = [line for line in run.stderr.splitlines() if "skipping project_id" in line]
-    assert len(one_warning_each) == len(not_found) * 2  # members and pipelines, one line each
 
 
-def test_second_run_costs_a_small_stated_number_of_requests_and_one_change_costs_only_its_project(tenant):
-    sim = tenant
-    config = sim_config(sim)
-    first = run_tap(config)
-    assert first.returncode == 0, first.stderr[-3000:]
+def test_a_second_run_costs_the_stated_requests_and_one_change_costs_two_more(tenant, first_run):
+    """README "What a run costs": a later run over an unchanged tenant lists everything again
+    (renames, archives, removals and member changes arrive) and polls every CI project's pipelines."""
+    first, _ = first_run
+    config = sim_config(tenant)
     state = first.states()[-1]
-
-    sim.clear_requests()
+    tenant.clear_requests()
     second = run_tap(config, state=state)
     assert second.returncode == 0, second.stderr[-3000:]
-    groups, namespaces = len(sim.truth("groups")), len(sim.truth("namespaces"))
-    # the README states it: groups pages + one members request per group + namespaces pages + 1
-    stated = math.ceil(groups / 100) + groups + math.ceil(namespaces / 100) + 1
-    assert len(sim.requests) == stated
-    assert second.records("projects") == [] and second.records("pipelines") == []
-    state2 = second.states()[-1]
-    assert state2 == state, "state changed on a run that found nothing new"
+    projects, groups = tenant.truth("projects"), tenant.truth("groups")
+    ci_disabled, not_found = tenant.tenant.ci_disabled_ids, tenant.tenant.not_found_ids
+    ci_projects = [p for p in projects if p["id"] not in ci_disabled | not_found]
+    # (a project whose children answer 404 costs its first pipelines request only)
+    stated = (math.ceil(len(projects) / 100) + math.ceil(len(groups) / 100)
+              + math.ceil(len(tenant.truth("namespaces")) / 100)
+              + 2 * len(projects) + len(groups) + 2 * len(ci_projects) + len(not_found - ci_disabled))
 
-    changed = sorted(set(p["id"] for p in sim.truth("projects")) - sim.tenant.ci_disabled_ids - sim.tenant.not_found_ids)[7]
-    new_pipeline = sim.tenant.add_pipeline(changed)
-    sim.clear_requests()
-    third = run_tap(config, state=state2)
+    assert len(tenant.requests) == stated
+    assert second.records("pipelines") == [] and second.records("jobs") == []
+    assert second.states()[-1] == state, "the state changed on a run that found nothing new"
+
+    changed = ci_projects[7]["id"]
+    new_pipeline = tenant.tenant.add_pipeline(changed)
+    tenant.clear_requests()
+    third = run_tap(config, state=second.states()[-1])
     assert third.returncode == 0, third.stderr[-3000:]
-    assert [p["id"] for p in third.records("projects")] == [changed]
-    assert new_pipeline in [p["id"] for p in third.records("pipelines")]
-    project_paths = [r.path for r in sim.requests if r.path.startswith("/api/v4/projects/")]
-    assert project_paths and all(p.startswith(f"/api/v4/projects/{changed}/") for p in project_paths)
-    pipelines_synced = len(third.records("pipelines"))
-    # members 1 + pipelines list 1 + (detail + jobs) per new or updated pipeline
-    assert len(project_paths) == 2 + 2 * pipelines_synced
-    state3 = third.states()[-1]
-    assert set(state3["bookmarks"]) == set(state2["bookmarks"])
-    assert state3["bookmarks"]["projects"]["replication_key_value"] > state2["bookmarks"]["projects"]["replication_key_value"]
+    assert [p["id"] for p in third.records("pipelines")] == [new_pipeline]
+    assert len(tenant.requests) == stated + 2  # its detail and its jobs
 
 
-def test_start_date_bounds_the_first_run(tenant):
-    sim = tenant
-    projects = sorted(sim.truth("projects"), key=lambda p: p["last_activity_at"])
-    start = projects[len(projects) // 2]["last_activity_at"]
-    run = run_tap(sim_config(sim, start_date=start))
+def test_start_date_bounds_the_first_run_of_pipelines(tenant):
+    pipelines = sorted(tenant.truth("pipelines"), key=lambda p: p["updated_at"])
+    start = pipelines[len(pipelines) // 2]["updated_at"]
+    run = run_tap(sim_config(tenant, start_date=start))
     assert run.returncode == 0, run.stderr[-3000:]
-    got = run.records("projects")
-    assert got and all(p["last_activity_at"] >= start for p in got)
-    assert {p["id"] for p in got} >= {p["id"] for p in projects if p["last_activity_at"] > start}
-    assert all(p["updated_at"] >= start for p in run.records("pipelines"))
+    got = run.records("pipelines")
+    assert got and all(p["updated_at"] >= start for p in got)
+    readable = {p["id"] for p in expected(tenant, "pipelines") if p["updated_at"] >= start}
+    assert {p["id"] for p in got} == readable
+    assert sorted(run.ids("projects")) == sorted(p["id"] for p in tenant.truth("projects"))  # all projects
 
 
 def test_scope_to_a_group_tree_and_a_project(tenant):
-    sim = tenant
-    groups = sim.truth("groups")
+    groups = tenant.truth("groups")
     top = next(g for g in groups if g["parent_id"] is None and any(h["parent_id"] == g["id"] for h in groups))
     tree = {top["id"]}
     while True:
@@ -128,22 +154,21 @@ def test_scope_to_a_group_tree_and_a_project(tenant):
         if not more:
             break
         tree |= more
-    outside = next(p for p in sim.truth("projects") if p["namespace"]["id"] not in tree)
-    run = run_tap(sim_config(sim, groups=[top["full_path"]], projects=[outside["path_with_namespace"]]))
+    outside = next(p for p in tenant.truth("projects") if p["namespace"]["id"] not in tree)
+    run = run_tap(sim_config(tenant, groups=[top["full_path"]], projects=[outside["path_with_namespace"]]))
     assert run.returncode == 0, run.stderr[-3000:]
     assert {g["id"] for g in run.records("groups")} == tree
-    want = {p["id"] for p in sim.truth("projects") if p["namespace"]["id"] in tree} | {outside["id"]}
+    want = {p["id"] for p in tenant.truth("projects") if p["namespace"]["id"] in tree} | {outside["id"]}
     assert sorted(run.ids("projects")) == sorted(want)
     assert {m["project_id"] for m in run.records("project_members")} <= want
 
 
 def test_include_archived_false_leaves_archived_projects_out(tenant):
-    sim = tenant
-    run = run_tap(sim_config(sim, include_archived=False))
+    run = run_tap(sim_config(tenant, include_archived=False))
     assert run.returncode == 0, run.stderr[-3000:]
-    archived = {p["id"] for p in sim.truth("projects") if p["archived"]}
+    archived = {p["id"] for p in tenant.truth("projects") if p["archived"]}
     assert archived and not archived & set(run.ids("projects"))
-    assert sorted(run.ids("projects")) == sorted(p["id"] for p in sim.truth("projects") if not p["archived"])
+    assert sorted(run.ids("projects")) == sorted(p["id"] for p in tenant.truth("projects") if not p["archived"])
 
 
 def test_an_unknown_project_in_scope_is_a_clear_error(tenant):
@@ -153,17 +178,7 @@ def test_an_unknown_project_in_scope_is_a_clear_error(tenant):
     assert "the projects setting names 'no-such-group/no-such-project'" in run.error_lines()[0]
 
 
-def test_state_shape_is_stable_across_runs(tenant):
-    config = sim_config(tenant)
-    first = run_tap(config)
-    second = run_tap(config, state=first.states()[-1])
-
-    def shape(state: dict) -> dict:
-        return {
-            stream: sorted(k for k in value if k != "partitions") + [len(value.get("partitions", []))]
-            for stream, value in state["bookmarks"].items()
-        }
-
-    assert shape(first.states()[-1]) == shape(second.states()[-1])
-    schemas = Counter(m["stream"] for m in first.messages if m["type"] == "SCHEMA")
-    assert schemas == Counter(STREAMS), "each stream's SCHEMA is sent once per run"
+def test_each_schema_is_sent_once_per_run(first_run):
+    run, _ = first_run
+    schemas = Counter(m["stream"] for m in run.messages if m["type"] == "SCHEMA")
+    assert schemas == Counter(DEFAULT_STREAMS + ("removed_projects",))

@@ -27,5 +27,6 @@ def test_token_absent_when_the_run_fails(simulator):
 def test_job_token_absent_from_output(simulator):
     sim = simulator(projects=20, rate_limit=None, job_tokens=("job-Secret-9911",))
     run = run_tap({"api_url": sim.url, "job_token": "job-Secret-9911"}, env=DEBUG)
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 2, run.stderr[-2000:]  # refused at startup (tests/tap/test_config_and_cli.py)
     assert "job-Secret-9911" not in run.stdout + run.stderr
+
