@@ -30,14 +30,17 @@ survives (see :func:`widen` and :func:`alter_using`).
 from __future__ import annotations
 
 import re
+import types as types_
 import typing as t
 from dataclasses import dataclass
 
 import msgspec
 
 __all__ = [
-    "DType",
+    "BIGINT",
     "JSON",
+    "TIMESTAMPTZ",
+    "DType",
     "alter_using",
     "column_types",
     "from_duckdb",
@@ -324,7 +327,7 @@ def _vtype(schema: t.Any, name: str, counter: list[int]) -> t.Any:
             types = ["object"]
         else:
             return t.Any
-    members = []
+    members: list[t.Any] = []
     for json_type in types:
         if json_type == "integer":
             members.append(int)
@@ -353,7 +356,10 @@ def _vtype(schema: t.Any, name: str, counter: list[int]) -> t.Any:
                 members.append(dict)
         elif json_type == "array":
             items = schema.get("items")
-            members.append(list[_vtype(items, name, counter)] if isinstance(items, dict) else list)
+            if isinstance(items, dict):
+                members.append(types_.GenericAlias(list, (_vtype(items, name, counter),)))  # list[item type]
+            else:
+                members.append(list)
         else:
             return t.Any
     return _union(members)
@@ -368,7 +374,7 @@ def _union(members: list[t.Any]) -> t.Any:
         for part in t.get_args(member) if t.get_origin(member) is t.Union else (member,):
             if part not in flat:
                 flat.append(part)
-    objects = [m for m in flat if m is dict or isinstance(m, type) and issubclass(m, msgspec.Struct)]
+    objects = [m for m in flat if m is dict or (isinstance(m, type) and issubclass(m, msgspec.Struct))]
     arrays = [m for m in flat if m is list or t.get_origin(m) is list]
     if len(objects) > 1:
         flat = [m for m in flat if m not in objects] + [dict]

@@ -40,15 +40,18 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 import typing as t
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import msgspec
 
 from target_dataops_duckdb.column_types import (
+    BIGINT,
     DType,
     alter_using,
     from_duckdb,
@@ -56,6 +59,7 @@ from target_dataops_duckdb.column_types import (
     sql_string,
     widen,
 )
+from target_dataops_duckdb.errors import LoaderError, stop_if_requested
 
 LINE = "__tdd_l"  # input line number of the record (always present)
 RECEIVED = "__tdd_r"  # receive time, epoch seconds (with add_record_metadata)
@@ -75,35 +79,6 @@ SDC_FILLED = {
     "_sdc_table_version",
     "_sdc_sync_started_at",
 }
-
-
-class LoaderError(Exception):
-    """An error to report as one line: ``line N (stream S): message``."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        stream: str | None = None,
-        batch: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.stream = stream
-        # Raised while loading a batch or opening the database: not about the input
-        # line being read when it surfaced.
-        self.batch = batch
-
-    def one_line(self) -> str:
-        where = []
-        if self.line is not None:
-            where.append(f"line {self.line}")
-        if self.stream is not None:
-            where.append(f"(stream {self.stream})")
-        text = " ".join(self.message.split())  # never more than one line
-        return f"{' '.join(where)}: {text}" if where else text
 
 
 class DatabaseLockedError(LoaderError):
@@ -127,12 +102,12 @@ def connect(database: str) -> duckdb.DuckDBPyConnection:
             match = _LOCK_PID.search(text)
             pid = f" (pid {match.group(1)})" if match else ""
             msg = f"database file {database} is locked by another process{pid}: {text}"
-            raise DatabaseLockedError(msg, batch=True) from None
+            raise DatabaseLockedError(msg, about_input=False) from None
         msg = f"cannot open database {database}: {text}"
-        raise LoaderError(msg, batch=True) from None
+        raise LoaderError(msg, about_input=False) from None
     except duckdb.Error as exc:
         msg = f"cannot open database {database}: {exc}"
-        raise LoaderError(msg, batch=True) from None
+        raise LoaderError(msg, about_input=False) from None
 
 
 @dataclass
@@ -148,7 +123,6 @@ class TablePlan:
     read_columns: dict[str, DType]  # record columns read from the batch file (table types)
     metadata: bool
     sync_started_at: int = 0
-    table_columns: dict[str, DType] = field(default_factory=dict)
 
     @property
     def qualified(self) -> str:
@@ -158,7 +132,7 @@ class TablePlan:
 class Database:
     """One DuckDB connection; every change is made in a transaction."""
 
-    def __init__(self, database: str, schema: str, batch_size_rows: int = 25_000) -> None:
+    def __init__(self, database: str, schema: str, batch_size_rows: int) -> None:
         self.path = database
         self.schema = schema
         self.con = connect(database)
@@ -168,6 +142,10 @@ class Database:
         limit_mb = max(256, (batch_size_rows * 4096) >> 20)
         self.con.execute(f"SET memory_limit = '{limit_mb}MB'")
         self._tmpdir = tempfile.mkdtemp(prefix="target-dataops-duckdb-")
+        # However the process ends short of SIGKILL (a failure, SIGTERM, the end of the
+        # input), the connection is closed (an open transaction was rolled back by
+        # ``transaction``) and the batch files are removed, once.
+        self._cleanup = weakref.finalize(self, _close, self.con, self._tmpdir)
         with self.transaction():
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
 
@@ -178,6 +156,7 @@ class Database:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            stop_if_requested()  # a SIGTERM whose exception was lost on its way: do not commit
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
@@ -190,12 +169,7 @@ class Database:
         return path
 
     def close(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self.con.close()
-        with contextlib.suppress(OSError):
-            for leftover in Path(self._tmpdir).iterdir():
-                leftover.unlink()
-            Path(self._tmpdir).rmdir()
+        self._cleanup()
 
     def _columns(self, table: str) -> dict[str, DType] | None:
         exists = self.con.execute(
@@ -206,7 +180,7 @@ class Database:
         if not exists or not exists[0]:
             return None
         rel = self.con.sql(f"SELECT * FROM {quote_ident(self.schema)}.{quote_ident(table)} LIMIT 0")
-        return {name: from_duckdb(ty) for name, ty in zip(rel.columns, rel.types)}
+        return {name: from_duckdb(ty) for name, ty in zip(rel.columns, rel.types, strict=True)}
 
     def _comment(self, table: str) -> str | None:
         row = self.con.execute(
@@ -294,11 +268,11 @@ class Database:
         )
 
     def _file_columns(self, plan: TablePlan) -> dict[str, DType]:
-        columns: dict[str, DType] = {LINE: DType("BIGINT")}
+        columns: dict[str, DType] = {LINE: BIGINT}
         if plan.metadata:
             columns[RECEIVED] = DType("DOUBLE")
             columns[EXTRACTED] = DType("TIMESTAMPTZ")
-            columns[VERSION] = DType("BIGINT")
+            columns[VERSION] = BIGINT
         columns.update(plan.read_columns)
         return columns
 
@@ -377,7 +351,7 @@ class Database:
             return LoaderError(
                 f"could not load the batch: {_first_line(str(error))}",
                 stream=plan.stream,
-                batch=True,
+                about_input=False,
             )
         low, high = 1, len(lines)  # smallest prefix length that fails
         while low < high:
@@ -389,7 +363,7 @@ class Database:
         culprit = lines[low - 1]
         line_no: int | None = None
         with contextlib.suppress(Exception):
-            line_no = int(msgspec.json.decode(culprit, type=dict[str, t.Any]).get(LINE))
+            line_no = int(msgspec.json.decode(culprit, type=dict[str, t.Any])[LINE])
         neutral = failure([culprit], {LINE: columns[LINE]})
         for name, ty in plan.read_columns.items() if neutral is None else ():
             problem = failure([culprit], {name: ty})
@@ -399,14 +373,20 @@ class Database:
                     f"value {value} cannot be stored in column {name!r} ({ty.sql()}): "
                     f"{_duckdb_reason(problem)}"
                 )
-                return LoaderError(msg, line=line_no, stream=plan.stream, batch=True)
+                return LoaderError(msg, line=line_no, stream=plan.stream, about_input=False)
         problem = failure([culprit], columns) or str(error)
         return LoaderError(
             f"record cannot be stored: {_duckdb_reason(problem)}",
             line=line_no,
             stream=plan.stream,
-            batch=True,
+            about_input=False,
         )
+
+
+def _close(con: duckdb.DuckDBPyConnection, tmpdir: str) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.close()
+    shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _check_case_collisions(stream: str, declared: dict[str, DType]) -> None:

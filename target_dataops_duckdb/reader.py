@@ -1,26 +1,27 @@
 """A Singer message reader that leaves each record's JSON undecoded.
 
 singer-sdk's readers decode every line into Python objects; the sink would then
-re-encode them. This reader (the SDK's ``message_reader_class`` hook) decodes each
-line with msgspec into the message envelope only: ``record`` stays a
-``msgspec.Raw`` (the record's exact JSON bytes), which the DuckDB sink writes
-straight into its batch file. Other messages are handed to the target's callbacks as
-ordinary dicts, as the SDK expects.
+re-encode them. This reader (the SDK's ``message_reader_class`` hook, its
+``process_lines`` replaced in ``sdk_overrides.ReaderSeams``) decodes each line with
+msgspec into the message envelope only: ``record`` stays a ``msgspec.Raw`` (the
+record's exact JSON bytes), which the DuckDB sink writes straight into its batch
+file. Other messages are handed to the target's callbacks as ordinary dicts, as the
+SDK expects.
 
 It also counts input lines, so every error can name the line it came from.
 """
 
 from __future__ import annotations
 
-import sys
 import typing as t
 from collections import Counter
 
 import msgspec
-from singer_sdk.singerlib.encoding.base import GenericSingerReader, SingerMessageType
+from singer_sdk.io_base import SingerMessageType
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_dataops_duckdb.database import LoaderError
+from target_dataops_duckdb.errors import LoaderError, text_of
+from target_dataops_duckdb.sdk_overrides import ReaderSeams, override
 
 NO_RECORD = msgspec.Raw(b"")
 
@@ -47,32 +48,19 @@ _OTHER_FIELDS = ("stream", "schema", "key_properties", "bookmark_properties", "v
                  "time_extracted", "version", "encoding", "manifest")
 
 
-class RawRecordReader(GenericSingerReader[bytes]):
+class RawRecordReader(ReaderSeams):
     """Reads Singer messages; RECORD messages keep ``record`` as ``msgspec.Raw``."""
 
+    @override
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
         self._decoder = msgspec.json.Decoder(_Envelope)
 
-    @property
-    def default_input(self) -> t.IO[bytes]:  # type: ignore[override]
-        return sys.stdin.buffer
-
-    def deserialize_json(self, line: bytes | str) -> dict:  # type: ignore[override]
-        try:
-            return msgspec.json.decode(line)
-        except msgspec.DecodeError as exc:
-            msg = f"malformed JSON: {exc}"
-            raise InvalidLineError(msg, line=self.line_number) from None
-
-    def process_lines(  # type: ignore[override]
-        self,
-        file_input: t.IO[bytes] | t.IO[str] | None,
-        callbacks: dict[str, t.Callable[[dict], None]],
-    ) -> t.Counter[str]:
+    @override
+    def read(self, source: t.IO[bytes] | t.IO[str], callbacks: dict[str, t.Callable[[dict], None]]) -> t.Counter[str]:
+        """Hand every line of ``source`` to the callback of its message type."""
         stats: Counter[str] = Counter()
-        source = file_input if file_input is not None else self.default_input
         decode = self._decoder.decode
         on_record = callbacks[SingerMessageType.RECORD]
         record_type = SingerMessageType.RECORD.value
@@ -118,18 +106,19 @@ class RawRecordReader(GenericSingerReader[bytes]):
                     callback(as_dict)
                 stats[kind] += 1
         except LoaderError as exc:
-            if not exc.batch:  # about the current line (not a batch, not the database)
+            if exc.about_input:  # about the current line (not a batch, the database, a signal)
                 if exc.line is None:
                     exc.line = line_number
                 if exc.stream is None and message is not None and isinstance(message.stream, str):
                     exc.stream = message.stream
             raise
+        except OSError:
+            raise  # the pipes, the disk: not about the line being read
         except Exception as exc:
-            # Errors raised by the SDK's own message handling concern the current line.
-            exc.singer_line = line_number  # type: ignore[attr-defined]
-            if message is not None and isinstance(message.stream, str):
-                exc.singer_stream = message.stream  # type: ignore[attr-defined]
-            raise
+            # Raised by the SDK's own message handling (a SCHEMA without properties, a
+            # stream map that does not apply): about the current line.
+            stream = message.stream if message is not None and isinstance(message.stream, str) else None
+            raise LoaderError(text_of(exc), line=line_number, stream=stream) from exc
         return stats
 
 

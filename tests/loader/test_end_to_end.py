@@ -4,20 +4,13 @@ holds exactly the simulator's projects and namespaces."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.loader.helpers import SCRIPT, column_types, query
-
-pytestmark = pytest.mark.skipif(
-    not importlib.util.find_spec("tap_dataops.tap"), reason="tap_dataops.tap is not available yet"
-)
 
 TAP = shutil.which("tap-dataops") or str(Path(sys.executable).parent / "tap-dataops")
 STREAMS = ("projects", "namespaces")
@@ -47,7 +40,7 @@ def _same(value, got, ty: str = "") -> bool:
     if isinstance(got, dict):
         return all(_same(v, got[k]) for k, v in value.items() if k in got)
     if isinstance(got, list):
-        return len(got) == len(value) and all(_same(v, g) for v, g in zip(value, got))
+        return len(got) == len(value) and all(_same(v, g) for v, g in zip(value, got, strict=True))
     return got == value
 
 
@@ -76,7 +69,7 @@ def test_tap_to_duckdb_lands_exactly_the_simulators_projects_and_namespaces(simu
         names = list(types)
         rows = query(db, f"SELECT * FROM {stream}")
         assert len(rows) == len(truth) > 0
-        landed = {row[names.index("id")]: dict(zip(names, row)) for row in rows}
+        landed = {row[names.index("id")]: dict(zip(names, row, strict=True)) for row in rows}
         assert set(landed) == set(truth)
         for key, expected in truth.items():
             for field, value in expected.items():

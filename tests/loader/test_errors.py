@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import duckdb
 import pytest
 
-from tests.loader.helpers import ok, query, record, run_target, schema, state
+from tests.loader.helpers import PREFIX, SCRIPT, Result, load, ok, query, record, run_target, schema, send, start, state
 
 PROPS = {
     "id": {"type": "integer"},
@@ -16,11 +18,18 @@ PROPS = {
 }
 
 
+@pytest.fixture(scope="module")
+def committed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("committed") / "t.duckdb"
+    load(path, [schema("projects", PROPS), record("projects", {"id": 1, "name": "kept"}), state({"n": 1})])
+    return path
+
+
 @pytest.fixture
-def db(tmp_path):
+def db(committed, tmp_path):
     """A database that already holds committed data, which no failed run may touch."""
     path = tmp_path / "t.duckdb"
-    ok(path, [schema("projects", PROPS), record("projects", {"id": 1, "name": "kept"}), state({"n": 1})])
+    shutil.copy(committed, path)
     return path
 
 
@@ -105,3 +114,52 @@ def test_database_locked_by_another_process(db):
 def test_without_validation_the_database_still_rejects_with_the_line(db):
     error = _fails(db, GOOD + [record("projects", {"id": "three"})], validate_records=False)
     assert error.startswith("line 4 (stream projects): value \"three\" cannot be stored in column 'id' (BIGINT)")
+
+
+# -- the error contract: one line, one exit code, never a traceback ------------------------------
+
+
+@pytest.mark.parametrize(("args", "config_text", "code", "expected"), [
+    (["--config", "{missing}"], None, 1, "File at '{missing}' was not found.; check the --config path"),
+    (["--config", "{config}"], '{"database": ', 1, "the --config file is not valid JSON ("),
+    (["--config", "{config}"], '{"add_record_metadata": "yes"}', 1,
+     "invalid configuration: 'yes' is not of type 'boolean', 'null' in config['add_record_metadata']"),
+    (["--bogus"], None, 2, "No such option '--bogus'"),
+], ids=["config-missing", "config-not-json", "invalid-setting", "unknown-option"])
+def test_command_line_failures_are_one_line(tmp_path, args, config_text, code, expected):
+    paths = {"missing": str(tmp_path / "nope.json"), "config": str(tmp_path / "config.json")}
+    if config_text is not None:
+        (tmp_path / "config.json").write_text(config_text)
+    done = subprocess.run([SCRIPT, *(a.format(**paths) for a in args)], input=b"", capture_output=True,
+                          timeout=60, check=False)
+    result = Result(done.returncode, done.stdout.decode(), done.stderr.decode())
+    assert result.returncode == code, result.stderr
+    assert result.error.startswith(expected.format(**paths)), result.error
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_an_unexpected_failure_is_one_line_and_its_traceback_is_logged_at_debug_only(db):
+    messages = [*GOOD, record("projects", {"id": 3}), state({"n": 3})]
+    result = run_target(db, messages, crash_at="raise-before-commit:load_batch:1")
+    assert result.returncode == 1
+    assert result.error == ("a failure nobody planned for (ZeroDivisionError; TARGET_DATAOPS_DUCKDB_LOGLEVEL=debug "
+                            "logs the traceback)")  # at the end of the input, not about a line
+    assert "Traceback" not in result.stderr and result.states == []
+    assert query(db, "SELECT id, name FROM projects") == [(1, "kept")]  # rolled back
+    debug = run_target(db, messages, crash_at="raise-before-commit:load_batch:1",
+                       env={"TARGET_DATAOPS_DUCKDB_LOGLEVEL": "debug"})
+    assert debug.error == result.error
+    assert "Traceback" in debug.stderr and "ZeroDivisionError: a failure nobody planned for" in debug.stderr
+
+
+def test_a_reader_that_stops_reading_stdout_is_one_line(tmp_path):
+    proc = start(tmp_path / "t.duckdb")
+    proc.stdout.close()  # whoever reads the STATE lines is gone
+    send(proc, [schema("projects", PROPS), state({"n": 1})])
+    proc.stdin.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    lines = [x for x in stderr.splitlines() if x.startswith(PREFIX)]
+    assert lines == [PREFIX + "the program reading the loader's output (stdout) stopped reading it (broken "
+                     "pipe); the records before the last STATE it received are committed, rerun from that state"]
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

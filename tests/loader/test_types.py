@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.loader.helpers import column_types, ok, query, record, run_target, schema
+from tests.loader.helpers import column_types, load, query, record, run_target, schema
 
 PROPS = {
     "id": {"type": "integer"},
@@ -27,7 +27,7 @@ PROPS = {
 
 def test_types_offsets_empty_strings_and_nested(tmp_path):
     db = tmp_path / "t.duckdb"
-    ok(db, [
+    load(db, [
         schema("projects", PROPS),
         record("projects", {
             "id": 1, "score": 1.5, "active": True, "created_at": "2024-03-01T10:20:30+02:00",
@@ -57,7 +57,7 @@ def test_types_offsets_empty_strings_and_nested(tmp_path):
     }
     rows = query(db, "SELECT id, created_at, name, namespace.full_path, topics, day, big, either "
                      "FROM projects ORDER BY id")
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert rows[0][1] == dt.datetime(2024, 3, 1, 8, 20, 30, tzinfo=utc)  # +02:00 honoured
     assert rows[1][1] == dt.datetime(2024, 3, 1, 10, 20, 30, tzinfo=utc)
     assert rows[0][2] == ""  # "" stays ""
@@ -76,7 +76,7 @@ def test_types_offsets_empty_strings_and_nested(tmp_path):
 def test_table_names_for_streams_that_are_not_identifiers(tmp_path):
     db = tmp_path / "t.duckdb"
     props = {"id": {"type": "integer"}}
-    ok(db, [
+    load(db, [
         schema("public-users", props), record("public-users", {"id": 1}),
         schema("test:SpecialChars!in?attributes", props), record("test:SpecialChars!in?attributes", {"id": 2}),
         schema("2024.sales", props), record("2024.sales", {"id": 3}),
@@ -90,7 +90,7 @@ def test_table_names_for_streams_that_are_not_identifiers(tmp_path):
         "Projects": "singer stream: Projects",
     }
     # Stable: a second run lands in the same tables.
-    ok(db, [schema("public-users", props), record("public-users", {"id": 5})])
+    load(db, [schema("public-users", props), record("public-users", {"id": 5})])
     assert query(db, "SELECT id FROM public_users ORDER BY id") == [(1,), (5,)]
     # Two streams that map to one table are refused rather than mixed.
     clash = run_target(db, [schema("public_users", props), record("public_users", {"id": 6})])
@@ -101,7 +101,7 @@ def test_table_names_for_streams_that_are_not_identifiers(tmp_path):
 
 def test_record_metadata_columns(tmp_path):
     db = tmp_path / "t.duckdb"
-    ok(db, [
+    load(db, [
         schema("s", {"id": {"type": "integer"}}),
         record("s", {"id": 1}, time_extracted="2024-05-01T12:00:00+02:00", version=7),
     ], add_record_metadata=True)
@@ -112,13 +112,13 @@ def test_record_metadata_columns(tmp_path):
         assert types[name] == "BIGINT"
     (row,) = query(db, "SELECT _sdc_extracted_at, _sdc_table_version, _sdc_received_at IS NOT NULL, "
                        "_sdc_batched_at >= _sdc_received_at, _sdc_deleted_at FROM s")
-    assert row == (dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.timezone.utc), 7, True, True, None)
+    assert row == (dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC), 7, True, True, None)
 
 
 def test_database_in_a_folder_that_does_not_exist_yet(tmp_path):
     # The config file sits beside the database in these tests; the database goes one folder down.
     db = tmp_path / "t.duckdb"
     nested = tmp_path / "output" / "nested" / "dataops.duckdb"
-    ok(db, [schema("projects", {"id": {"type": "integer"}}, keys=["id"]), record("projects", {"id": 1})],
+    load(db, [schema("projects", {"id": {"type": "integer"}}, keys=["id"]), record("projects", {"id": 1})],
        database=str(nested))
     assert query(nested, "SELECT id FROM projects") == [(1,)]
