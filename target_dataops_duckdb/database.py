@@ -1,9 +1,11 @@
-"""The DuckDB side: opening the file, preparing tables, and loading one batch in one transaction.
+"""The DuckDB side: opening the file, preparing tables, loading one batch in one transaction,
+and activating a table version.
 
 A batch is a newline-delimited JSON file written by the sink: each line is the record
 exactly as the tap sent it, with a few loader fields spliced in front
-(``__tdd_l`` = input line number, and with ``add_record_metadata`` ``__tdd_r`` =
-receive time, ``__tdd_e`` = ``time_extracted``, ``__tdd_v`` = ``version``).
+(``__tdd_l`` = input line number; ``__tdd_v`` = the RECORD's ``version``, for streams whose
+records carry one and with ``add_record_metadata``; and with ``add_record_metadata``
+``__tdd_r`` = receive time, ``__tdd_e`` = ``time_extracted``).
 DuckDB parses it with ``read_json`` and an explicit ``columns=`` list, so no value goes
 through Python conformance; the whole batch is then applied by SQL in one transaction:
 
@@ -25,9 +27,30 @@ append-only / overwrite::
     INSERT INTO <table or overwrite shadow> BY NAME SELECT <columns> FROM read_json(...);
     COMMIT;
 
+``<columns>`` include ``__tdd_v AS _sdc_table_version`` for versioned streams (the column
+is added to the table the first time a record carries a version).
+
 Overwrite loads into ``__tdd_overwrite__<table>`` and, at the end of the input, swaps
 it in (``DROP TABLE``, ``ALTER TABLE ... RENAME``) in one transaction, so the table
 holds either its old or its complete new contents.
+
+ACTIVATE_VERSION V (once every record before it is committed; on the overwrite shadow
+for overwrite streams): rows of an older version, or of none, leave the table; rows of
+a newer version stay (a late ACTIVATE_VERSION of an older run deletes nothing newer)::
+
+    BEGIN TRANSACTION;
+    ALTER TABLE <table> ADD COLUMN IF NOT EXISTS _sdc_table_version BIGINT;
+    -- hard_delete: true (the default)
+    DELETE FROM <table> WHERE _sdc_table_version IS NULL OR _sdc_table_version < V;
+    -- hard_delete: false
+    ALTER TABLE <table> ADD COLUMN IF NOT EXISTS _sdc_deleted_at TIMESTAMPTZ;
+    UPDATE <table> SET _sdc_deleted_at = <time of the ACTIVATE_VERSION>
+        WHERE (_sdc_table_version IS NULL OR _sdc_table_version < V) AND _sdc_deleted_at IS NULL;
+    COMMIT;
+
+(A soft-deleted row that comes back is replaced by its new record, with
+``_sdc_deleted_at`` NULL.) A table that does not exist has nothing to delete and is not
+created.
 
 Any failure rolls the transaction back; committed data is never touched by a failed
 batch. When ``read_json`` rejects a value, :meth:`Database.locate_error` finds the
@@ -38,6 +61,7 @@ name the input line.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 import shutil
@@ -52,6 +76,7 @@ import msgspec
 
 from target_dataops_duckdb.column_types import (
     BIGINT,
+    TIMESTAMPTZ,
     DType,
     alter_using,
     from_duckdb,
@@ -64,7 +89,9 @@ from target_dataops_duckdb.errors import LoaderError, stop_if_requested
 LINE = "__tdd_l"  # input line number of the record (always present)
 RECEIVED = "__tdd_r"  # receive time, epoch seconds (with add_record_metadata)
 EXTRACTED = "__tdd_e"  # time_extracted of the RECORD message
-VERSION = "__tdd_v"  # version of the RECORD message
+VERSION = "__tdd_v"  # version of the RECORD message (versioned streams, add_record_metadata)
+TABLE_VERSION = "_sdc_table_version"
+DELETED_AT = "_sdc_deleted_at"
 BATCH_TABLE = "__tdd_batch"
 OVERWRITE_PREFIX = "__tdd_overwrite__"
 STREAM_COMMENT = "singer stream: "
@@ -123,6 +150,12 @@ class TablePlan:
     read_columns: dict[str, DType]  # record columns read from the batch file (table types)
     metadata: bool
     sync_started_at: int = 0
+    versioned: bool = False  # records carry a version: it lands in _sdc_table_version
+
+    @property
+    def carries_version(self) -> bool:
+        """The batch file has the records' versions (``__tdd_v``)."""
+        return self.metadata or self.versioned
 
     @property
     def qualified(self) -> str:
@@ -181,6 +214,9 @@ class Database:
             return None
         rel = self.con.sql(f"SELECT * FROM {quote_ident(self.schema)}.{quote_ident(table)} LIMIT 0")
         return {name: from_duckdb(ty) for name, ty in zip(rel.columns, rel.types, strict=True)}
+
+    def table_exists(self, table: str) -> bool:
+        return self._columns(table) is not None
 
     def _comment(self, table: str) -> str | None:
         row = self.con.execute(
@@ -258,6 +294,42 @@ class Database:
             self.con.execute(f"ALTER TABLE {src} RENAME TO {quote_ident(table)}")
             self.con.execute(f"COMMENT ON TABLE {dst} IS {sql_string(STREAM_COMMENT + stream)}")
 
+    def add_missing_columns(self, table: str, columns: dict[str, DType]) -> None:
+        """Add those of ``columns`` the table lacks (in one transaction)."""
+        with self.transaction():
+            self._add_missing_columns(table, columns)
+
+    def _add_missing_columns(self, table: str, columns: dict[str, DType]) -> None:
+        qualified = f"{quote_ident(self.schema)}.{quote_ident(table)}"
+        for name, ty in columns.items():
+            self.con.execute(f"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {ty.sql()}")
+
+    # -- table versions (ACTIVATE_VERSION) -------------------------------------
+
+    def activate_version(self, table: str, version: int, *, hard_delete: bool,
+                         deleted_at: datetime.datetime) -> int | None:
+        """Rows older than ``version`` (or without one) leave ``table``; return how many.
+
+        One statement in one transaction (see the module docstring); None when the table
+        does not exist (nothing to delete, and nothing is created).
+        """
+        qualified = f"{quote_ident(self.schema)}.{quote_ident(table)}"
+        older = f"({TABLE_VERSION} IS NULL OR {TABLE_VERSION} < $version)"
+        with self.transaction():
+            if self._columns(table) is None:
+                return None
+            if hard_delete:
+                self._add_missing_columns(table, {TABLE_VERSION: BIGINT})
+                row = self.con.execute(f"DELETE FROM {qualified} WHERE {older}", {"version": version}).fetchone()
+            else:
+                self._add_missing_columns(table, {TABLE_VERSION: BIGINT, DELETED_AT: TIMESTAMPTZ})
+                row = self.con.execute(
+                    f"UPDATE {qualified} SET {DELETED_AT} = $deleted_at "
+                    f"WHERE {older} AND {DELETED_AT} IS NULL",
+                    {"version": version, "deleted_at": deleted_at},
+                ).fetchone()
+        return int(row[0]) if row else 0
+
     # -- batches ------------------------------------------------------------
 
     def _read_json(self, path: str, columns: dict[str, DType]) -> str:
@@ -271,7 +343,8 @@ class Database:
         columns: dict[str, DType] = {LINE: BIGINT}
         if plan.metadata:
             columns[RECEIVED] = DType("DOUBLE")
-            columns[EXTRACTED] = DType("TIMESTAMPTZ")
+            columns[EXTRACTED] = TIMESTAMPTZ
+        if plan.carries_version:
             columns[VERSION] = BIGINT
         columns.update(plan.read_columns)
         return columns
@@ -285,9 +358,10 @@ class Database:
                 f"to_timestamp({quote_ident(RECEIVED)}) AS _sdc_received_at",
                 f"TIMESTAMPTZ {sql_string(batched_at)} AS _sdc_batched_at",
                 f"CAST(round({quote_ident(RECEIVED)} * 1000) AS BIGINT) AS _sdc_sequence",
-                f"{quote_ident(VERSION)} AS _sdc_table_version",
                 f"CAST({int(plan.sync_started_at)} AS BIGINT) AS _sdc_sync_started_at",
             ]
+        if plan.carries_version:
+            items.append(f"{quote_ident(VERSION)} AS {TABLE_VERSION}")
         return ", ".join(items)
 
     def load_batch(self, plan: TablePlan, path: str, batched_at: str) -> int:

@@ -1,7 +1,7 @@
 """Where target-dataops-duckdb reaches past singer-sdk's public hooks: every such override, fenced.
 
 The rest of the loader uses the SDK's documented hooks (``Sink.setup``,
-``BatchSink.process_batch``, ``Target.process_endofpipe``,
+``BatchSink.process_batch``, ``Sink.activate_version``, ``Target.process_endofpipe``,
 ``message_reader_class``) and calls its public methods (``drain_all``, ``get_sink``,
 ``tally_record_read``). Every override of anything else is here, with the reason (the
 measurement or the failing case that made it necessary), and forwards to an ordinary
@@ -68,9 +68,11 @@ def seam(owner: type, member: str, parameters: tuple[str, ...] | None, reason: s
 
 seam(Sink, "setup", ("self",), "DuckDBSink creates or evolves its table there")
 seam(BatchSink, "process_batch", ("self", "context"), "DuckDBSink loads its batch file there")
+seam(Sink, "activate_version", ("self", "new_version"), "DuckDBSink deletes older table versions there")
 seam(Sink, "tally_record_read", ("self", "count"), "the fast path counts records so drain_one sees them")
 seam(Sink, "is_full", None, "the fast path drains when a batch is full")
 seam(Sink, "include_sdc_metadata_properties", None, "add_record_metadata, as the SDK reads it")
+seam(Sink, "process_activate_version_messages", None, "process_activate_version_messages, as the SDK reads it")
 seam(Target, "drain_all", ("self", "*", "is_endofpipe"), "commits every sink, then writes the latest STATE")
 seam(Target, "get_sink", ("self", "stream_name", "*", "record", "schema", "key_properties"), "a stream's sink")
 seam(Target, "process_endofpipe", ("self",), "the end of the input: drain, swap overwrite tables, close")
@@ -148,6 +150,9 @@ seam(Target, "_process_state_message", ("self", "message_dict"),
 seam(Target, "_write_state_message", ("self", "state"),
      "drain_all (final) writes STATE through it: an overwrite table must be swapped in before its "
      "STATE goes out, and a STATE already written is not repeated")
+seam(Target, "_process_activate_version_message", ("self", "message_dict"),
+     "the SDK's handler fails with KeyError on a stream without SCHEMA, drains nothing first, and "
+     "warns on every message that _sdc columns will be added when add_record_metadata is off")
 seam(PluginBase, "_handle_termination", ("self", "signum", "frame"),
      "the SDK's handler commits every buffered record (drain_all) and exits 0: a stopped run looked "
      "successful (test_sigterm_stops_with_one_line_and_exit_143)")
@@ -162,6 +167,9 @@ class TargetSeams(Target):
 
     def on_state(self, value: t.Any) -> None:
         """Called after the SDK stored a STATE message's value as its latest state."""
+        raise NotImplementedError
+
+    def on_activate_version(self, message: dict) -> None:
         raise NotImplementedError
 
     def write_state(self, state: dict) -> None:
@@ -180,6 +188,10 @@ class TargetSeams(Target):
     @override
     def _write_state_message(self, state: dict) -> None:
         self.write_state(state)
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        self.on_activate_version(message_dict)
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -4,7 +4,8 @@ The record path is the loader's hot loop (``add_raw``): a record is type-checked
 schema with msgspec (about 1 µs; ``validate_records: false`` skips it), its key properties
 are checked, and its bytes are appended to the batch file with the loader's fields
 spliced in front (see ``database``). ``process_batch`` (the SDK's hook, called by
-``drain_all``) loads the file in one transaction.
+``drain_all``) loads the file in one transaction; ``activate_version`` (the SDK's hook for
+ACTIVATE_VERSION) deletes older table versions once everything before it is committed.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import msgspec
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_dataops_duckdb.column_types import column_types, table_name_for_stream, validation_type
-from target_dataops_duckdb.database import EXTRACTED, LINE, RECEIVED, SDC_FILLED, VERSION, TablePlan
+from target_dataops_duckdb.column_types import BIGINT, column_types, table_name_for_stream, validation_type
+from target_dataops_duckdb.database import EXTRACTED, LINE, RECEIVED, SDC_FILLED, TABLE_VERSION, VERSION, TablePlan
 from target_dataops_duckdb.errors import LoaderError
 from target_dataops_duckdb.sdk_overrides import SinkSeams, override
 
@@ -60,6 +61,8 @@ class DuckDBSink(SinkSeams):
         self._slow_validator: JSONSchemaValidator | None = None
         self._key_needles = [(k, encoder.encode(k)) for k in self.key_properties]
         self._extracted_cache: tuple[t.Any, bytes] = (None, b"null")
+        self._version_cache: tuple[t.Any, bytes] = (None, b"null")
+        self._versioned = False  # the records carry a version (the plan's, cached for the hot loop)
         self._batch: t.BinaryIO | None = None  # the open batch file
         self._batch_path = ""
         self.plan: TablePlan | None = None
@@ -121,6 +124,8 @@ class DuckDBSink(SinkSeams):
             if needle not in data and key not in msgspec.json.decode(data):
                 msg = f"record has no key property {key!r} (key properties: {list(self.key_properties)})"
                 raise MissingKeyError(msg, line=line, stream=self.stream_name)
+        if version is not None and version != self._version_cache[0]:
+            self._new_version(version, line)
         out = self._batch or self._open_batch()
         if self._metadata:
             if time_extracted != self._extracted_cache[0]:
@@ -128,8 +133,10 @@ class DuckDBSink(SinkSeams):
             head = b'{"%b":%d,"%b":%.6f,"%b":%b,"%b":%b' % (
                 LINE.encode(), line, RECEIVED.encode(), time.time(), EXTRACTED.encode(),
                 self._extracted_cache[1], VERSION.encode(),
-                b"null" if version is None else encoder.encode(version),
+                b"null" if version is None else self._version_cache[1],
             )
+        elif self._versioned:
+            head = b'{"__tdd_l":%d,"__tdd_v":%b' % (line, b"null" if version is None else self._version_cache[1])
         else:
             head = b'{"__tdd_l":%d' % line
         if len(data) < 16 and not data[1:-1].strip():
@@ -139,6 +146,19 @@ class DuckDBSink(SinkSeams):
             out.write(memoryview(data)[1:])
             out.write(b"\n")
         self.tally_record_read()
+
+    def _new_version(self, version: t.Any, line: int) -> None:
+        if type(version) is not int:
+            msg = f"RECORD 'version' must be an integer, not {encoder.encode(version).decode()[:40]}"
+            raise LoaderError(msg, line=line, stream=self.stream_name)
+        self._version_cache = (version, b"%d" % version)
+        plan = t.cast("TablePlan", self.plan)
+        if not plan.versioned:
+            # The stream is versioned (ACTIVATE_VERSION will follow): its rows keep their
+            # version, with add_record_metadata or without.
+            if not plan.metadata:  # with it, the column is declared already
+                self._target.database.add_missing_columns(plan.table, {TABLE_VERSION: BIGINT})
+            plan.versioned = self._versioned = True
 
     def _recheck(self, data: bytes, exc: msgspec.ValidationError, line: int) -> None:
         """msgspec is stricter than JSON Schema in a few places (1.0 is an integer):
@@ -184,3 +204,24 @@ class DuckDBSink(SinkSeams):
             self._target.uncommitted.discard(self)
             if os.path.exists(self._batch_path):
                 os.unlink(self._batch_path)
+
+    # -- table versions -----------------------------------------------------
+
+    @override
+    def activate_version(self, new_version: int) -> None:
+        """Rows of older versions leave the table (or are marked deleted), in one transaction.
+
+        Every record read before the ACTIVATE_VERSION is committed first, so a STATE read
+        after it is written only once the delete is committed too.
+        """
+        self._target.drain_all()
+        plan = t.cast("TablePlan", self.plan)
+        hard_delete = bool(self.config["hard_delete"])
+        count = self._target.database.activate_version(
+            plan.table, new_version, hard_delete=hard_delete,
+            deleted_at=datetime.datetime.now(tz=datetime.UTC),
+        )
+        self.logger.info(
+            "Activated version %d of table %s: %d rows of older versions %s",
+            new_version, plan.final_table, count or 0, "deleted" if hard_delete else "marked deleted (_sdc_deleted_at)",
+        )

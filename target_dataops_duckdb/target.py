@@ -7,11 +7,14 @@ How the pieces fit:
 - ``on_record``: the per-record fast path into ``sink.DuckDBSink.add_raw``. Streams
   with stream maps or flattening take the SDK's mapper first.
 - ``sink.DuckDBSink`` (a ``BatchSink``): ``setup`` creates/evolves the table,
-  ``process_batch`` loads the batch file in one transaction (``database.Database``).
+  ``process_batch`` loads the batch file in one transaction (``database.Database``),
+  ``activate_version`` deletes older table versions.
 - STATE: a STATE message is emitted (to stdout) only when every record read before it
   is committed: immediately if nothing is buffered, otherwise after the next
   ``drain_all`` (a full batch drains every stream, then emits the latest STATE).
   ``overwrite`` streams hold STATE back until their table is swapped in at the end.
+- ACTIVATE_VERSION: every record before it is committed, then rows of older versions
+  leave the table (``hard_delete``), before the next line is read.
 - Errors: every failure is one line on stderr, ``target-dataops-duckdb: line N
   (stream S): ...``, and an exit code (``errors``; written by
   ``sdk_overrides.OneLineErrorsCommand``). SIGTERM/SIGINT stop at once; any open
@@ -30,8 +33,9 @@ import msgspec
 from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 
+from target_dataops_duckdb.column_types import table_name_for_stream
 from target_dataops_duckdb.database import OVERWRITE_PREFIX, Database
 from target_dataops_duckdb.errors import LoaderError
 from target_dataops_duckdb.reader import RawRecordReader
@@ -57,7 +61,9 @@ class TargetDataOpsDuckDB(TargetSeams):
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.ACTIVATE_VERSION,
         TargetCapabilities.VALIDATE_RECORDS,
+        TargetCapabilities.HARD_DELETE,
     ]
 
     config_jsonschema = th.PropertiesList(
@@ -102,6 +108,18 @@ class TargetDataOpsDuckDB(TargetSeams):
             description="Add the `_sdc_extracted_at`, `_sdc_received_at`, "
             "`_sdc_batched_at`, `_sdc_deleted_at`, `_sdc_sequence`, "
             "`_sdc_table_version` and `_sdc_sync_started_at` columns.",
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=True,
+            title="Hard Delete",
+            description="On ACTIVATE_VERSION (sent by a tap after the last record of a "
+            "stream it lists completely), rows of older versions are deleted (`true`), or "
+            "kept with `_sdc_deleted_at` set to the time of the message (`false`, soft "
+            "delete). Defaults to `true`, unlike the SDK's SQL targets: the tables then "
+            "hold what the source holds, so every query (the inventory notebook's "
+            "included) is right without a `WHERE _sdc_deleted_at IS NULL`.",
         ),
     ).to_dict()
 
@@ -219,6 +237,39 @@ class TargetDataOpsDuckDB(TargetSeams):
         self._emitted_state = state
         sys.stdout.write(json.dumps(state) + "\n")
         sys.stdout.flush()
+
+    # -- ACTIVATE_VERSION ---------------------------------------------------
+
+    @override
+    def on_activate_version(self, message: dict) -> None:
+        stream = message.get("stream")
+        version = message.get("version")
+        if not isinstance(stream, str):
+            msg = "ACTIVATE_VERSION message without 'stream'"
+            raise LoaderError(msg)
+        if type(version) is not int:
+            msg = f"ACTIVATE_VERSION 'version' must be an integer, not {json.dumps(version)[:40]}"
+            raise LoaderError(msg, stream=stream)
+        maps = self.mapper.stream_maps.get(stream)
+        if maps is None:
+            # No SCHEMA for the stream in this run. Without a table there is nothing to
+            # delete (and nothing is created); with one, which rows to delete is a guess.
+            table = table_name_for_stream(stream)
+            if self.database.table_exists(table):
+                msg = (f"ACTIVATE_VERSION before SCHEMA for stream {stream!r}, whose table {table!r} "
+                       "exists; the tap must send the stream's SCHEMA first")
+                raise LoaderError(msg, stream=stream)
+            self.logger.info("ACTIVATE_VERSION for stream '%s', which has no table: nothing to delete", stream)
+            return
+        for stream_map in maps:
+            if isinstance(stream_map, RemoveRecordTransform):
+                continue  # a stream map drops this stream: it has no table here
+            sink = self.get_sink(stream_map.stream_alias)
+            if not sink.process_activate_version_messages:
+                self.logger.warning("process_activate_version_messages is false: ACTIVATE_VERSION for "
+                                    "'%s' ignored", stream_map.stream_alias)
+                continue
+            sink.activate_version(version)
 
     # -- the end ------------------------------------------------------------
 

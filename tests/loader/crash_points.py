@@ -2,8 +2,8 @@
 
     python -m tests.loader.crash_points <when>:<operation>:<n> --config FILE
 
-``operation`` is ``load_batch`` (a batch's transaction), ``n`` counts them from 1, and
-``when`` is one of
+``operation`` is ``load_batch`` (a batch's transaction) or ``activate_version`` (an
+ACTIVATE_VERSION's delete), ``n`` counts them from 1, and ``when`` is one of
 
 - ``kill-before-commit``: SIGKILL once the operation's statements ran, before its COMMIT;
 - ``kill-after-commit``: SIGKILL right after its COMMIT (before anything else happens);
@@ -53,7 +53,7 @@ def main() -> None:
 
         return run
 
-    for name in ("load_batch",):
+    for name in ("load_batch", "activate_version"):
         setattr(database.Database, name, counted(name))
 
     transaction = database.Database.transaction

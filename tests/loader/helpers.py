@@ -39,6 +39,10 @@ def state(value: dict) -> dict:
     return {"type": "STATE", "value": value}
 
 
+def activate(stream: str, version) -> dict:
+    return {"type": "ACTIVATE_VERSION", "stream": stream, "version": version}
+
+
 def lines(messages: list[dict | str]) -> str:
     return "".join((m if isinstance(m, str) else json.dumps(m)) + "\n" for m in messages)
 
@@ -168,3 +172,6 @@ def query(db: Path, sql: str) -> list[tuple]:
 def column_types(db: Path, table: str) -> dict[str, str]:
     return {name: ty for name, ty, *_ in query(db, f'DESCRIBE "{table}"')}
 
+
+def tables(db: Path) -> set[str]:
+    return {name for (name,) in query(db, "SELECT table_name FROM duckdb_tables()")}

@@ -22,7 +22,7 @@ from target_dataops_duckdb.target import TargetDataOpsDuckDB
 
 PACKAGE = Path(target_dataops_duckdb.__file__).parent
 # Documented SDK hooks the sink and target implement outside sdk_overrides.py.
-PUBLIC_HOOKS = {"__init__", "setup", "process_batch", "process_endofpipe",
+PUBLIC_HOOKS = {"__init__", "setup", "process_batch", "activate_version", "process_endofpipe",
                 "MAX_SIZE_DEFAULT", "capabilities", "config_jsonschema", "default_sink_class",
                 "message_reader_class", "name", "package_name"}
 CLASS_MACHINERY = {"__doc__", "__module__", "__init__", "__abstractmethods__", "__parameters__", "_abc_impl",
