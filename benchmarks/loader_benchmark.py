@@ -18,6 +18,7 @@ target-duckdb 0.8.0 is installed into its own virtual environment (default
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import shutil
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 import venv
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -86,7 +87,7 @@ PROJECT_SCHEMA: dict = {
 }
 assert len(PROJECT_SCHEMA["properties"]) == 35
 
-_OFFSETS = [timezone.utc, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)),
+_OFFSETS = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)),
             timezone(timedelta(hours=5, minutes=30))]
 _TOPICS = ["snowflake", "dbt", "dataops", "ingestion", "ml", "reporting", "finance", "hr"]
 _WORDS = ["alpha", "beta", "gamma", "delta", "orbit", "lake", "mart", "vault", "core", "edge"]
@@ -97,7 +98,7 @@ def project_record(i: int, rng: random.Random) -> dict:
     group = i // 50
     ns_path = f"group-{group}"
     name = f"{rng.choice(_WORDS)}-{rng.choice(_WORDS)}-{i}"
-    base = datetime(2021, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(90_000_000))
+    base = datetime(2021, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(90_000_000))
     tz = rng.choice(_OFFSETS)
     created = base.astimezone(tz)
     updated = (base + timedelta(seconds=rng.randrange(3_000_000))).astimezone(tz)
@@ -152,7 +153,7 @@ def project_record(i: int, rng: random.Random) -> dict:
 def write_stream(path: Path, records: int, *, seed: int = 7, state_every: int = 10_000) -> None:
     """Write a Singer stream: SCHEMA, RECORDs, a STATE every `state_every` records."""
     rng = random.Random(seed)
-    extracted = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    extracted = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps({"type": "SCHEMA", "stream": STREAM, "schema": PROJECT_SCHEMA,
                               "key_properties": ["id"]}) + "\n")
@@ -193,10 +194,8 @@ def _tree_rss(proc) -> int:
     except psutil.Error:
         return 0
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):  # a child that just ended
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -245,16 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-target-duckdb", action="store_true")
     parser.add_argument("--venv", type=Path, default=HERE / ".venv-bench",
                         help="virtual environment for target-duckdb 0.8.0")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep files here (default: a temp dir); a stream of the same size there is reused")
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="loader-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    stream_file = workdir / "projects.singer.jsonl"
-    started = time.perf_counter()
-    write_stream(stream_file, args.records)
-    print(f"generated {args.records:,} records ({stream_file.stat().st_size / 1e6:.0f} MB) "
-          f"in {time.perf_counter() - started:.1f}s: {stream_file}", flush=True)
+    stream_file = workdir / f"projects-{args.records}.singer.jsonl"
+    if stream_file.exists():  # the same seed and size: the same bytes (interleaved runs share it)
+        print(f"reusing {stream_file} ({stream_file.stat().st_size / 1e6:.0f} MB)", flush=True)
+    else:
+        started = time.perf_counter()
+        write_stream(stream_file, args.records)
+        print(f"generated {args.records:,} records ({stream_file.stat().st_size / 1e6:.0f} MB) "
+              f"in {time.perf_counter() - started:.1f}s: {stream_file}", flush=True)
 
     results: dict[str, dict] = {}
 
