@@ -42,8 +42,11 @@ PARENT_STREAMS = ("projects", "namespaces", "groups")
 
 
 def tap_config(sim, **overrides) -> dict:
-    # Loopback answers instantly: the tap's default 600/min budget would only slow tests down.
+    """The default (membership) scope, as sim.truth() is.
+    Loopback answers instantly: the tap's default 600/min budget would only slow tests down."""
     return {"api_url": sim.url, "private_token": TOKEN, "requests_per_minute": 60_000, **overrides}
+
+
 
 
 @dataclasses.dataclass

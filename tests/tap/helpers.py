@@ -38,13 +38,12 @@ class TapRun:
 
 
 def sim_config(sim, **overrides) -> dict:
-    """The tap's config for the single-tenant layout, whose tokens are administrators: the
-    instance scope, i.e. everything (tests of the membership scope use Simulator.instance).
+    """The tap's config for a simulator, in the default (membership) scope, as sim.truth() is.
 
     The simulator answers at loopback speed: the tap's own 600/min budget would only slow the
     tests down (tests of the budget set requests_per_minute themselves)."""
-    return {"api_url": sim.url, "private_token": TOKEN, "requests_per_minute": 60_000, "scope": "instance",
-            **overrides}
+    return {"api_url": sim.url, "private_token": TOKEN, "requests_per_minute": 60_000, **overrides}
+
 
 
 

@@ -1,4 +1,4 @@
-"""singer-sdk's standard tap tests, against the simulator (one administrator's single tenant)."""
+"""singer-sdk's standard tap tests, against the simulator (the single-tenant layout)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ atexit.register(_SIMULATOR.stop)
 
 TestTapDataOps = get_tap_test_class(
     tap_class=TapDataOps,
-    config={"api_url": _SIMULATOR.url, "private_token": TOKEN, "requests_per_minute": 60_000, "scope": "instance"},
+    config={"api_url": _SIMULATOR.url, "private_token": TOKEN, "requests_per_minute": 60_000},
     # A first run removes no project; this tenant's pipelines trigger no downstream pipeline.
     suite_config=SuiteConfig(ignore_no_records_for_streams=["removed_projects", "bridges"]),
 )
