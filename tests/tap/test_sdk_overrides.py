@@ -79,12 +79,14 @@ def test_no_private_sdk_member_is_touched_outside_the_fence():
                 private += [alias.name for alias in node.names if alias.name.startswith("_")]
                 if private:
                     offenders.append(f"{path.name}:{node.lineno} imports {node.module} {private}")
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
-                if isinstance(node.value, ast.Name) and node.value.id == "self":
-                    defined = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
-                               and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
-                               and n.value.id == "self"}
-                    defs = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-                    if node.attr not in defined and node.attr not in defs:
-                        offenders.append(f"{path.name}:{node.lineno} uses self.{node.attr}")
+            private_self = (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                            and not node.attr.startswith("__") and isinstance(node.value, ast.Name)
+                            and node.value.id == "self")
+            if private_self:
+                defined = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+                           and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                           and n.value.id == "self"}
+                defs = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+                if node.attr not in defined and node.attr not in defs:
+                    offenders.append(f"{path.name}:{node.lineno} uses self.{node.attr}")
     assert not offenders, offenders

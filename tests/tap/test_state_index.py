@@ -39,7 +39,7 @@ def test_same_state_as_the_sdk_for_resumed_and_new_partitions():
 
 
 def test_partitions_appended_behind_its_back_are_found_not_duplicated():
-    sdk, indexed = managers({})
+    _sdk, indexed = managers({})
     first = indexed.get_context_state({"project_id": 1})
     # Another writer (the SDK's helpers) appends to the same list.
     indexed.stream_state["partitions"].append({"context": {"project_id": 2}, "replication_key_value": "x"})

@@ -40,5 +40,7 @@ def test_state_is_a_fraction_of_the_output_and_never_ahead_of_the_records(simula
                 bookmark = partition.get("replication_key_value")
                 if bookmark is not None:
                     assert bookmark <= newest[partition["context"]["project_id"]], partition
-    bookmarks = {p["context"]["project_id"]: p["replication_key_value"] for p in partitions if "replication_key_value" in p}
+    bookmarks = {p["context"]["project_id"]: p["replication_key_value"]
+                 for p in partitions if "replication_key_value" in p}
+
     assert bookmarks == newest  # and the last one covers every pipeline
