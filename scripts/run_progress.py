@@ -1,9 +1,11 @@
 """Turn `meltano --log-format json run ...` output into short progress for a person.
 
-Shown: records per stream (every few seconds while the run lasts, and at the end), the
-tap's rate-limit waits, retries and skips, its closing "Run complete: N requests, ..."
-line, and every error. Hidden: the SDK's METRIC lines and per-partition chatter. When
-the run fails, the last lines held back are printed too, so the cause is on screen.
+Shown: records per stream the loader has received (every few seconds while the run lasts),
+the tap's progress, rate-limit waits, retries and skips, its closing "Run complete: N
+requests, ..." line, dbt's summary, and every error. Hidden: the SDK's METRIC lines and
+per-partition chatter. When the run fails, the last lines held back are printed too, so the
+cause is on screen. Received is not landed: what a failed run committed is the database's to
+tell (scripts/landed.py), not these counts.
 Uses the standard library only (it runs under the bare python3 of scripts/quickstart.py).
 """
 
@@ -24,10 +26,14 @@ SHOWN = re.compile(
 ONE_LINE_ERROR = re.compile(r"^(tap-dataops|target-dataops-duckdb): ")
 # Meltano's own lines worth showing.
 MELTANO_SHOWN = re.compile(r"is active|Run completed|Block run completed|failed|error|Error")
+# dbt's lines worth showing: its summary, failures and errors (the rest is one line per node).
+DBT_SHOWN = re.compile(r"Done\. PASS=|Completed with|Failure in|FAIL \d|ERROR creating|Runtime Error|Compilation Error"
+                       r"|Database Error|Env var required")
 # Waits for the server's rate limit: concurrent requests report the same pause, so at most
 # one such line is shown per progress interval (all are counted).
 RATE_WAIT = re.compile(r"pausing|rate limited \(429\)")
 HIDDEN = re.compile(r"^METRIC:|DeprecationWarning|instance = super\(\)")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class RunProgress:
@@ -60,7 +66,7 @@ class RunProgress:
         event = str(entry.get("event", ""))
         plugin = entry.get("name") if entry.get("cmd_type") else None
         if event.startswith("METRIC:"):
-            if entry.get("producer"):  # the tap's counts; the target reports the same records again
+            if entry.get("consumer"):  # the loader's counts: records it received (the tap's are hidden)
                 self._metric(event)
         elif HIDDEN.search(event):
             pass
@@ -72,6 +78,15 @@ class RunProgress:
         elif plugin and ONE_LINE_ERROR.search(event):
             self.errors.append(event)
             self.out(f"  {event}")
+        elif plugin and str(plugin).startswith("dbt"):
+            text = ANSI.sub("", event).strip()
+            text = re.sub(r"^\d\d:\d\d:\d\d\s+", "", text)  # dbt's own clock
+            if DBT_SHOWN.search(text):
+                self.out(f"  {plugin}: {text}")
+                if re.search(r"ERROR=[1-9]|Error|Failure|FAIL", text):
+                    self.errors.append(f"{plugin}: {text}")
+            else:
+                self.held.append(f"  {plugin}: {text}")
         elif plugin:
             if SHOWN.search(event):
                 self.out(f"  {plugin}: {event}")

@@ -1,14 +1,18 @@
-"""A temporary copy of the project with Meltano and the main job's plugins installed (once per session)."""
+"""The session's Meltano project (every plugin installed) and the main job's run (shared.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.meltano import shared
 from tests.meltano.harness import MeltanoProject
 
 
 @pytest.fixture(scope="session")
 def meltano_project(tmp_path_factory) -> MeltanoProject:
-    project = MeltanoProject.create(tmp_path_factory.mktemp("meltano"))
-    project.install("tap-dataops", "target-duckdb")
-    return project
+    return shared.meltano_project(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def inventory(tmp_path_factory) -> shared.Inventory:
+    return shared.inventory(tmp_path_factory)

@@ -3,6 +3,9 @@ own venv there (as scripts/quickstart.py makes it), and helpers to run it and re
 
 Nothing here touches the developer's checkout: no .meltano/, .env or databases of theirs
 are read or written.
+
+The expensive things are built once per session, whichever test directory asks first
+(tests/meltano, tests/transform, tests/warehouse, tests/notebook): see ``shared.py``.
 """
 
 from __future__ import annotations
@@ -20,13 +23,12 @@ import duckdb
 
 REPO = Path(__file__).resolve().parents[2]
 STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
-KEYS = {"project_members": ("project_id", "id"), "group_members": ("group_id", "id")}
-
-# What a working tree holds that a fresh clone would not (state, secrets, local builds).
-_NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".meltano", ".venv*", "venv", ".env", "*.duckdb", "*.duckdb.wal", "__pycache__",
-    ".pytest_cache", ".ipynb_checkpoints", "output", "build", "dist", "*.egg-info", "benchmarks",
-)
+KEYS = {"project_members": ("project_id", "id"), "group_members": ("group_id", "id"),
+        "project_members_all": ("project_id", "id")}
+# Every plugin meltano.yml defines; the shared project installs them all, once.
+PLUGINS = ("tap-dataops", "target-duckdb", "target-postgres", "dbt-duckdb", "dbt-postgres")
+# Not needed to run the project (and large).
+_NOT_COPIED = ("benchmarks/",)
 
 
 def meltano_spec() -> str:
@@ -37,18 +39,26 @@ def meltano_spec() -> str:
 
 
 def copy_project(dest: Path) -> Path:
-    """The repository's files as a fresh clone has them (plus uncommitted edits), at ``dest``."""
-    shutil.copytree(REPO, dest, ignore=_NOT_COPIED)
+    """The repository's files as a fresh clone has them (plus uncommitted edits), at ``dest``:
+    what git tracks or would add (``.gitignore`` leaves out state, secrets, caches and builds)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in listed:
+        source = REPO / name
+        if not name or name.startswith(_NOT_COPIED) or not source.is_file():
+            continue  # a tracked file deleted in the working tree, or one left out
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
     return dest
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without anything that would steer the tap, the targets,
+    """This process's environment without anything that would steer the tap, the targets, dbt,
     Meltano or pip's target venv; plus ``extra``."""
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("TAP_DATAOPS_", "TARGET_", "MELTANO_", "DATAOPS_")) and k not in ("VIRTUAL_ENV", "PYTHONPATH")
-    }
+    steering = ("TAP_DATAOPS_", "TARGET_", "MELTANO_", "DATAOPS_", "DBT_")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(steering) and k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["NO_COLOR"] = "1"
     env.update(extra)
@@ -101,6 +111,7 @@ def _tail(proc: subprocess.CompletedProcess, lines: int = 40) -> str:
 
 
 def duckdb_rows(database: Path, query: str) -> list[tuple]:
+    """Rows of ``query`` on a DuckDB file, opened read-only (and closed again)."""
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(query).fetchall()
 

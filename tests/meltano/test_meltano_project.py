@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.meltano.harness import REPO, STREAMS, about, clean_env, duckdb_rows, truth_keys
+from tests.meltano.harness import KEYS, REPO, STREAMS, about, clean_env, duckdb_rows, record_keys
 
 BIN = Path(sys.executable).parent
-KIND_FOR_TYPE = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean",
+# JSON Schema type -> Meltano kind. Numbers are integers in meltano.yml: Meltano cannot pass a
+# `decimal` from the environment or .env (test_settings.py).
+KIND_FOR_TYPE = {"string": "string", "integer": "integer", "number": "integer", "boolean": "boolean",
                  "array": "array", "object": "object"}
 MAIN_CAPABILITIES = {"catalog", "state", "discover", "about", "stream-maps", "schema-flattening", "batch"}
 TOKEN = "glpat-Meltano-T0ken-9191"  # recognisable: must never appear in any output
@@ -36,19 +38,19 @@ def _expected_kind(schema: dict) -> str:
     return KIND_FOR_TYPE[json_type]
 
 
-@pytest.mark.parametrize(("kind", "name", "executable"), [
-    ("extractors", "tap-dataops", "tap-dataops"),
-    ("loaders", "target-duckdb", "target-dataops-duckdb"),
+@pytest.mark.parametrize(("kind", "name", "executable", "pip_url"), [
+    ("extractors", "tap-dataops", "tap-dataops", "-e ."),
+    ("loaders", "target-duckdb", "target-dataops-duckdb", "-e .[duckdb]"),
 ])
-def test_every_setting_is_declared_with_its_kind_default_and_secrecy(kind, name, executable):
+def test_every_setting_is_declared_with_its_kind_default_and_secrecy(kind, name, executable, pip_url):
     plugin = _plugin(kind, name)
-    assert plugin["pip_url"] == "-e ."
+    assert plugin["pip_url"] == pip_url
     assert plugin["executable"] == executable
     declared = {s["name"]: s for s in plugin["settings"]}
     properties = about(BIN / executable)["settings"]["properties"]
     wanted = properties if kind == "extractors" else {
         k: v for k, v in properties.items() if k in ("database", "schema", "load_method", "batch_size_rows",
-                                                      "add_record_metadata")}
+                                                      "add_record_metadata", "hard_delete")}
     missing = sorted(set(wanted) - set(declared))
     assert not missing, f"{name} settings missing from meltano.yml: {missing}"
     assert set(declared) <= set(properties), f"meltano.yml declares settings {name} lacks"
@@ -103,24 +105,41 @@ def test_job_and_daily_schedule(meltano_project):
     schedules = json.loads(meltano_project.run("schedule", "list", "--format", "json").stdout)
     (schedule,) = schedules["schedules"]["job"]
     assert schedule["interval"] == "@daily"
-    assert schedule["job"]["tasks"] == ["tap-dataops target-duckdb"]
+    assert schedule["job"]["name"] == "inventory"
+    assert schedule["job"]["tasks"] == ["tap-dataops target-duckdb dbt-duckdb:build"]
 
 
-def test_main_job_lands_the_simulator_then_syncs_incrementally(meltano_project, simulator, tmp_path):
-    sim = simulator(projects=60, seed=3, tokens=("sim-token",), rate_limit=None)
-    database = tmp_path / "inventory.duckdb"
-    env = clean_env(TAP_DATAOPS_API_URL=sim.url, TARGET_DUCKDB_DATABASE=str(database))
+def test_transformers_build_the_models_in_the_loaders_warehouse(meltano_project):
+    simulator = ("--environment", "simulator", "config", "print")
+    duckdb = json.loads(meltano_project.run(*simulator, "dbt-duckdb").stdout)
+    loader = json.loads(meltano_project.run(*simulator, "target-duckdb").stdout)
+    assert duckdb["path"] == loader["database"], "dbt builds in the file the loader fills"
+    assert duckdb["project_dir"] == duckdb["profiles_dir"] == str(meltano_project.root / "transform")
+    assert (duckdb["target"], duckdb["source_schema"]) == ("duckdb", loader["schema"])
+    postgres = json.loads(meltano_project.run(*simulator, "dbt-postgres").stdout)
+    target_postgres = json.loads(meltano_project.run(*simulator, "target-postgres").stdout)
+    assert (postgres["target"], postgres["source_schema"]) == ("postgres", target_postgres["default_target_schema"])
 
-    first = meltano_project.run("run", "--full-refresh", "tap-dataops", "target-duckdb", env=env)
-    assert "Run complete:" in first.stderr
-    first_requests = len(sim.requests)
+
+def test_main_job_lands_the_instance_builds_the_models_then_syncs_incrementally(inventory):
+    """`meltano run inventory` (tap, loader, dbt build) against a shared instance, as its user."""
+    database, sim = inventory.database, inventory.sim
+    log = inventory.run.stdout + inventory.run.stderr
+    assert "Run complete:" in log
+    assert "Done. PASS=" in log and " ERROR=0 " in log, "dbt build ran every model and test, none failed"
     for stream in STREAMS:
-        keys = "project_id, id" if stream == "project_members" else "group_id, id" if stream == "group_members" else "id"
+        keys = ", ".join(KEYS.get(stream, ("id",)))
         landed = set(duckdb_rows(database, f"SELECT {keys} FROM {stream}"))
-        assert landed == truth_keys(sim, stream), stream
+        assert landed == record_keys(inventory.truth(stream), stream), stream
         assert landed, stream
+    members_all = set(duckdb_rows(database, "SELECT project_id, id FROM project_members_all"))
+    assert members_all == {(r["project_id"], r["id"]) for r in inventory.truth("effective_access")}
+    marts = {t for (t,) in duckdb_rows(database, "SELECT table_name FROM information_schema.tables "
+                                                 "WHERE table_schema = 'analytics'")}
+    assert marts >= {"project_inventory", "effective_access", "access_expiring", "owners_by_project",
+                     "namespace_tree", "pipeline_reliability", "flaky_jobs", "ci_time"}
 
-    project = sim.truth("projects")[0]
+    project = inventory.truth("projects")[0]
     ((full_path, created_at),) = duckdb_rows(
         database, f"SELECT namespace.full_path, created_at FROM projects WHERE id = {project['id']}")
     assert full_path == project["namespace"]["full_path"]
@@ -128,11 +147,12 @@ def test_main_job_lands_the_simulator_then_syncs_incrementally(meltano_project, 
 
     before = {s: duckdb_rows(database, f"SELECT count(*) FROM {s}")[0][0] for s in STREAMS}
     sim.clear_requests()
-    meltano_project.run("run", "inventory", env=env)  # the job, resuming from the state just saved
-    assert 0 < len(sim.requests) < first_requests, "the second run resumed from Meltano's saved state"
+    again = inventory.project.run("run", "inventory", env=inventory.env())  # resumes from the saved state
+    assert 0 < len(sim.requests) < inventory.requests, "the second run resumed from Meltano's saved state"
+    assert " ERROR=0 " in again.stdout + again.stderr
     after = {s: duckdb_rows(database, f"SELECT count(*) FROM {s}")[0][0] for s in STREAMS}
     assert after == before, "an incremental run upserts; it never duplicates rows"
-    assert "simulator:tap-dataops-to-target-duckdb" in meltano_project.run("state", "list").stdout
+    assert "simulator:tap-dataops-to-target-duckdb" in inventory.project.run("state", "list").stdout
 
 
 def test_real_account_environment_without_a_token_stops_before_any_request(meltano_project, tmp_path):
