@@ -19,6 +19,8 @@ class OneLineError(Exception):
     """A failure the user sees as one line, with the process's exit code."""
 
     exit_code = 1
+    unexpected = False  # a bug or a case nobody foresaw: its traceback is logged at DEBUG
+    invalid_json = False  # a JSON input file did not parse (the command line names which)
 
     def __init__(self, message: str, *, exit_code: int | None = None) -> None:
         super().__init__(message)
@@ -83,14 +85,20 @@ def explain(exc: BaseException) -> OneLineError:
         )
     # json's and simplejson's decode errors (the SDK reads files with either) share these fields.
     if isinstance(exc, ValueError) and hasattr(exc, "lineno") and hasattr(exc, "colno"):
-        return OneLineError(
+        error = OneLineError(
             f"a JSON input file (--config, --catalog or --state) is not valid JSON: {getattr(exc, 'msg', exc)} "
             f"at line {exc.lineno} column {exc.colno}; fix or regenerate that file"
         )
+        error.invalid_json = True
+        return error
+
     if isinstance(exc, FileNotFoundError):
         where = exc.filename or str(exc).removeprefix("File at ").removesuffix(" was not found.")
         return OneLineError(f"file not found: {where}; check the path given on the command line")
     if isinstance(exc, PermissionError):
         return OneLineError(f"permission denied: {exc.filename}; check the file's permissions")
     first_line = (str(exc).splitlines() or [""])[0][:300]
-    return OneLineError(f"{type(exc).__name__}: {first_line} (rerun with TAP_DATAOPS_LOG_LEVEL=debug for details)")
+    error = OneLineError(f"{type(exc).__name__}: {first_line} (rerun with TAP_DATAOPS_LOG_LEVEL=debug for details)")
+    error.unexpected = True
+    return error
+

@@ -10,6 +10,8 @@ instead of somewhere else, silently. The SDK is pinned once, in pyproject.toml.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import json
 import logging
 import os
 import sys
@@ -274,6 +276,12 @@ class OneLineErrorsCommand(SingerCommand):
             result = super().main(argv, *more, **kwargs)
         except click.exceptions.Exit as done:
             sys.exit(done.exit_code)
+        except click.BadParameter as bad:
+            missing = _missing_file(bad)
+            if missing is None:
+                bad.show()
+                sys.exit(bad.exit_code)
+            self.fail(OneLineError(f"file not found: {missing!r}; check the path given on the command line"))
         except click.ClickException as usage:  # click's own: an unknown option, a missing value
             usage.show()
             sys.exit(usage.exit_code)
@@ -285,6 +293,8 @@ class OneLineErrorsCommand(SingerCommand):
                 sys.exit(0)  # `tap-dataops --discover | head`: the reader had what it wanted
             self.fail(explain(BrokenPipeError()))
         except OneLineError as error:
+            if error.invalid_json:
+                error = _name_the_invalid_file(error, argv)
             self.fail(error)
         sys.exit(result if isinstance(result, int) else 0)
 
@@ -312,13 +322,44 @@ def _guarded(logger: logging.Logger, call: t.Callable[[], t.Any]) -> t.Any:
     except OneLineError:
         raise
     except Exception as exc:
-        logger.debug("Unexpected failure", exc_info=True)
-        if os.environ.get("TAP_DATAOPS_TRACEBACK"):
-            raise
-        raise explain(exc) from None
+        error = explain(exc)
+        if error.unexpected:  # a file or JSON the user named is explained well enough by its line
+            logger.debug("Unexpected failure", exc_info=True)
+            if os.environ.get("TAP_DATAOPS_TRACEBACK"):
+                raise
+        raise error from None
+
+
+
+def _missing_file(bad: click.BadParameter) -> str | None:
+    """The path of a --state/--catalog file click could not open (its File type), if that is the problem."""
+    cause = bad.__cause__ or bad.__context__
+    if isinstance(cause, FileNotFoundError) and cause.filename:
+        return str(cause.filename)
+    text = bad.format_message()
+    if "No such file or directory" in text and "'" in text:
+        return text.split("'")[-2] if text.count("'") >= 4 else None
+    return None
+
+
+def _name_the_invalid_file(error: OneLineError, argv: list[str]) -> OneLineError:
+    """Which of the files on the command line is not JSON (the SDK's loaders do not say)."""
+    for option, path in itertools.pairwise(argv):
+        if option in ("--config", "--catalog", "--state") and path != "ENV":
+            try:
+                with open(path, encoding="utf-8") as file:
+                    json.load(file)
+            except ValueError as exc:
+                return OneLineError(f"{option} file {path!r} is not valid JSON: {getattr(exc, 'msg', exc)} at line "
+                                    f"{getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')}; fix or "
+                                    "regenerate that file")
+            except OSError:
+                continue
+    return error
 
 
 def _silence_stdout() -> None:
+
     # Python flushes stdout once more on the way out; with the reader gone that would fail again.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from tap_dataops.streams import STREAM_NAMES
+
 BIN = Path(sys.executable).parent
 TAP = shutil.which("tap-dataops", path=str(BIN)) or shutil.which("tap-dataops") or "tap-dataops"
 LOADER = (shutil.which("target-dataops-duckdb", path=str(BIN)) or shutil.which("target-dataops-duckdb")
@@ -33,12 +35,15 @@ TOKEN = "glpat-Sim-T0ken-4242"  # the simulator fixture accepts it (tests/confte
 TAP_PREFIX = "tap-dataops: "
 LOADER_PREFIX = "target-dataops-duckdb: "
 
-STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
-KEYS = {
-    "projects": ("id",), "namespaces": ("id",), "groups": ("id",), "pipelines": ("id",), "jobs": ("id",),
-    "project_members": ("project_id", "id"), "group_members": ("group_id", "id"),
+# The streams a default catalog selects (bridges are not selected by default), in sync order.
+STREAMS = tuple(name for name in STREAM_NAMES if name != "bridges")
+KEYS = dict.fromkeys(STREAM_NAMES, ("id",)) | {
+    "project_members": ("project_id", "id"), "project_members_all": ("project_id", "id"),
+    "group_members": ("group_id", "id"),
 }
 PARENT_STREAMS = ("projects", "namespaces", "groups")
+# The simulator's name for what a stream holds, where it differs.
+TRUTH_NAMES = {"project_members_all": "effective_access"}
 
 
 def tap_config(sim, **overrides) -> dict:
@@ -95,7 +100,7 @@ class Pipeline:
         self._n = 0
 
     def run(self, *, signal_at: int | None = None, target: str = "tap", sig: int = signal.SIGKILL,
-            state: dict | None | t.Literal["kept"] = "kept", timeout: float = 120) -> PipelineRun:
+            state: dict | t.Literal["kept"] | None = "kept", timeout: float = 120) -> PipelineRun:
         """One scheduled run from the kept state. With ``signal_at``: send ``sig`` to the
         ``target`` process ("tap" or "loader") right after the simulator answered that many
         more requests (deterministic, unlike a sleep). ``target="group"`` signals both, as
@@ -127,8 +132,17 @@ class Pipeline:
             victim = tap if target == "tap" else loader
             armed.set()
 
+            def loader_ready() -> bool:
+                # Its signal handlers are installed once it has logged its version line.
+                loader_err.flush()
+                return b"target-dataops-duckdb v" in Path(loader_err.name).read_bytes()
+
             def fire(_tenant) -> None:
+                if armed.is_set() and target in ("loader", "group") and not loader_ready():
+                    self.sim.after_requests(1, fire)  # not yet: at the next request
+                    return
                 if armed.is_set():
+
                     armed.clear()
                     fired.append(target)
                     try:
@@ -182,17 +196,23 @@ class Pipeline:
 # -- what should land ------------------------------------------------------------------
 
 
-def expected(sim, stream: str) -> list[dict]:
+def expected(sim, stream: str, token: str | None = None, scope: str = "membership") -> list[dict]:
     """The truth the token can read: children of 403/404 projects are not readable
-    (the same definition as tests/tap/test_inventory.py)."""
+    (the same definition as tests/tap/test_inventory.py). No project has left the scope
+    in a first run (removed_projects)."""
+    if stream == "removed_projects":
+        return []
     unreadable = set(sim.tenant.not_found_ids)
-    if stream in ("pipelines", "jobs"):
+    if stream in ("pipelines", "jobs", "bridges"):
         unreadable |= set(sim.tenant.ci_disabled_ids)
-    return [r for r in sim.truth(stream) if r.get("project_id") not in unreadable]
+    truth = sim.truth(TRUTH_NAMES.get(stream, stream), token=token, scope=scope)
+    return [{k: v for k, v in r.items() if k != "source"} if stream == "project_members_all" else r
+            for r in truth if r.get("project_id") not in unreadable]
 
 
-def expected_all(sim) -> dict[str, list[dict]]:
-    return {stream: expected(sim, stream) for stream in STREAMS}
+def expected_all(sim, token: str | None = None, scope: str = "membership") -> dict[str, list[dict]]:
+    return {stream: expected(sim, stream, token, scope) for stream in STREAMS}
+
 
 
 # Fields the tap does not ask for (group statistics need statistics=true and an

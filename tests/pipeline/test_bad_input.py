@@ -172,11 +172,17 @@ TAP_CASES = {
     "config: credentials inside api_url": TapCase({"api_url": "{userinfo}"},
                                                   expect="contains a user name or password"),
     "config: file missing": TapCase(None, code=1, expect="file not found"),
-    "config: file not JSON": TapCase('{"api_url": ', code=1, expect="is not valid JSON"),
-    "catalog: not JSON": TapCase({}, catalog='{"streams": [', code=1, expect="is not valid JSON"),
+    "config: file not JSON": TapCase('{"api_url": ', code=1, expect="--config file '{dir}/config.json' is not valid JSON"),
+    "config: unknown setting": TapCase({"group": ["my-group"]}, expect="unknown setting 'group': did you mean 'groups'?"),
+    "config: a CI job token": TapCase({"job_token": "ci-job-token-value"}, drop=("private_token",),
+                                      expect="job_token (CI_JOB_TOKEN) cannot read the inventory"),
+    "config: endpoint limit of an unknown endpoint": TapCase({"endpoint_rate_limits": {"GET /users": [1, 60]}},
+                                                             expect="endpoint_rate_limits names 'GET /users'"),
+    "catalog: not JSON": TapCase({}, catalog='{"streams": [', code=1, expect="--catalog file '{dir}/catalog.json' is not valid JSON"),
     "catalog: not a catalog": TapCase({}, catalog={"streams": 5}, expect="the catalog is not a Singer catalog"),
     "catalog: unknown stream": TapCase({}, catalog="unknown", expect="the catalog names stream(s) 'merge_requests'"),
-    "state: not JSON": TapCase({}, state='{"bookmarks": ', code=1, expect="is not valid JSON"),
+    "state: not JSON": TapCase({}, state='{"bookmarks": ', code=1, expect="--state file '{dir}/state.json' is not valid JSON"),
+    "state: file missing": TapCase({}, state="missing", code=1, expect="file not found: '{dir}/missing-state.json'"),
     "state: not a state": TapCase({}, state={"bookmarks": "projects"}, expect="the state is not a Singer state"),
     "state: partitions not a list of contexts": TapCase(
         {}, state={"bookmarks": {"pipelines": {"partitions": [{"project_id": 1}]}}},
@@ -186,8 +192,12 @@ TAP_CASES = {
         expect="the state's 'pipelines' partitions list the same context twice"),
     "state: a whole STATE message": TapCase({}, state={"type": "STATE", "value": {"bookmarks": {}}},
                                             expect='holds a whole STATE message; keep only its "value"'),
-    "network: unreachable host": TapCase({"api_url": "{closed}", "retry_time_budget": 1}, code=1,
-                                         expect="connection failed (connection refused)"),
+    # A host that never answered is api_url's fault: no retries for five minutes (exit 2).
+    "network: connection refused": TapCase({"api_url": "{closed}"}, code=2,
+                                           expect="cannot reach 127.0.0.1: connection refused; check api_url"),
+    "network: host name does not resolve": TapCase({"api_url": "https://no-such-host.invalid/api/v4"}, code=2,
+                                                   expect="cannot reach no-such-host.invalid: name or service not known"),
+
     "network: https to a plain-http server": TapCase({"api_url": "{https}"}, code=1,
                                                      expect="TLS failed (wrong version number"),
     "network: self-signed certificate": TapCase({"api_url": "{self_signed}"}, code=1,
@@ -237,6 +247,9 @@ def test_tap_bad_input(name, sim, committed, self_signed_server, tmp_path):
     for option, value in (("--catalog", case.catalog), ("--state", case.state)):
         if value is None:
             continue
+        if value == "missing":
+            args += [option, str(tmp_path / f"missing-{option[2:]}.json")]
+            continue
         if value == "unknown":
             value = _discovered(sim, tmp_path)
             value["streams"][0]["tap_stream_id"] = value["streams"][0]["stream"] = "merge_requests"
@@ -244,14 +257,17 @@ def test_tap_bad_input(name, sim, committed, self_signed_server, tmp_path):
         path.write_text(value if isinstance(value, str) else json.dumps(value))
         args += [option, str(path)]
     proxy = f"http://127.0.0.1:{closed}"  # anything not on loopback would go here, and fail
-    env = {**os.environ, "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "NO_PROXY": "127.0.0.1,localhost",
+    # .invalid never resolves (RFC 6761): its lookup fails here, without a proxy in between.
+    env = {**os.environ, "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "NO_PROXY": "127.0.0.1,localhost,.invalid",
+
            "TAP_DATAOPS_LOG_LEVEL": "debug"}
     tap, loader = run_tap_into_loader(tmp_path, database, args, env)
 
     print(f"CASE tap | {name} | {tap.code} | {tap.lines}")  # shown with -s (the README table)
     assert tap.code == case.code, tap.stderr[-2000:]
     assert len(tap.lines) == 1, tap.stderr[-2000:]
-    assert case.expect in tap.lines[0], tap.lines[0]
+    assert case.expect.format(dir=tmp_path) in tap.lines[0], tap.lines[0]
+
     assert "Traceback" not in tap.stderr + loader.stderr
     assert TOKEN not in tap.stderr + loader.stderr + loader.stdout
     # The loader read whatever came before the failure (SCHEMA messages; for the scope

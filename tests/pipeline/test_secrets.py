@@ -69,17 +69,28 @@ def test_failures_with_tracebacks_at_debug_leak_nothing(simulator, tmp_path):
     assert expired.tap_rc != 0 and "token has expired" in expired.tap_errors()[0]
     assert_no_secret(expired.tap_stderr, expired.loader_stderr, json.dumps(expired.states))
 
-    # A rejected token, a config error echoing the secret's setting, and the job token.
+    # A rejected token, config errors echoing the secrets' settings, the job token (refused).
     for settings in ({"private_token": SECRET + "x"}, {"private_token": SECRET, "job_token": JOB_SECRET},
-                     {"private_token": SECRET, "page_size": SECRET}):
+                     {"private_token": SECRET, "page_size": SECRET}, {"job_token": JOB_SECRET}):
         pipeline.tap_settings = {"api_url": sim.url, "requests_per_minute": 60_000, **settings}
         failed = pipeline.run()
         assert failed.tap_rc != 0
         assert_no_secret(failed.tap_stderr, failed.loader_stderr)
-    pipeline.tap_settings = {"api_url": sim.url, "job_token": JOB_SECRET, "requests_per_minute": 60_000}
-    assert pipeline.run(state=None).ok
+
+    # An unexpected exception (a stream map whose expression fails on every record): at DEBUG
+    # its traceback is logged, with TAP_DATAOPS_TRACEBACK=1 it is raised whole. Neither names the token.
+    pipeline.tap_settings = {"api_url": sim.url, "private_token": SECRET, "requests_per_minute": 60_000,
+                             "stream_maps": {"projects": {"boom": "int('not a number')"}}}
+    sim.expire_token(SECRET, after_requests=10_000)
+    for env in (DEBUG, {**DEBUG, "TAP_DATAOPS_TRACEBACK": "1"}):
+        pipeline.env = {**os.environ, **env}
+        crashed = pipeline.run(state=None)
+        assert crashed.tap_rc == 1 and "Traceback (most recent call last)" in crashed.tap_stderr, crashed.describe()
+        assert "invalid literal for int()" in crashed.tap_stderr
+        assert_no_secret(crashed.tap_stderr, crashed.loader_stderr)
     assert_no_secret(*(r.tap_stderr + r.loader_stderr + json.dumps(r.states) for r in pipeline.runs),
                      database_text(pipeline.database))
+
 
 
 def test_token_from_the_environment_and_the_simulator_command(tmp_path):
