@@ -7,13 +7,18 @@ Needs only Python 3.11+ with pip and venv. Safe to run again (each step reuses w
 already there). In order:
 
 1. ``.venv-meltano/``: a virtual environment with Meltano (Meltano wants its own).
-2. ``meltano install tap-dataops target-duckdb``: each plugin's venv under ``.meltano/``.
+2. ``meltano install tap-dataops target-duckdb dbt-duckdb``: each plugin's venv under ``.meltano/``
+   (and, for the demo, the ``dataops-simulator`` utility).
 3. Without ``TAP_DATAOPS_PRIVATE_TOKEN`` (or ``TAP_DATAOPS_JOB_TOKEN``) in the environment
-   or ``.env``: starts the bundled ``dataops-simulator`` on loopback and uses the
-   ``simulator`` environment (stopped at the end). With a token: the ``dataops``
-   environment, i.e. the real account.
-4. ``meltano run tap-dataops target-duckdb``, with progress (scripts/run_progress.py).
-5. Prints each landed table with its row count, and the database path.
+   or ``.env``: starts the bundled ``dataops-simulator`` on loopback as a shared DataOps.live
+   instance seen through an ordinary user's token (``--instance``: what a real account looks
+   like), and uses the ``simulator`` environment (stopped at the end). With a token: the
+   ``dataops`` environment, i.e. the real account.
+4. ``meltano run inventory`` (tap, loader, ``dbt build`` of the models in transform/), with
+   progress (scripts/run_progress.py).
+5. Prints each landed table and model with its row count, the database path, and a few answers
+   (stale projects, owners, the least reliable pipelines). After a failed run: the failure, and
+   what the database holds (the loader commits what it received before the failure).
 
 The token is never printed. Exit status: 0 on success, else the failing step's.
 """
@@ -36,9 +41,11 @@ from run_progress import RunProgress
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO_VENV = ROOT / ".venv-meltano"
 MELTANO_SPEC = "meltano>=4.4.1,<5"
-PLUGINS = ("tap-dataops", "target-duckdb")
+PLUGINS = ("tap-dataops", "target-duckdb", "dbt-duckdb")
+JOB = "inventory"  # meltano.yml: tap-dataops target-duckdb dbt-duckdb:build
+SIMULATOR = "dataops-simulator"  # meltano.yml's utility: the bundled simulator, for the demo
 TOKEN_VARS = ("TAP_DATAOPS_PRIVATE_TOKEN", "TAP_DATAOPS_JOB_TOKEN")
-SIMULATOR_TOKEN = "sim-token"  # the simulator's own token (meltano.yml, environment simulator)
+SIMULATOR_TOKEN = "sim-token"  # the simulator's token of an ordinary user (meltano.yml, environment simulator)
 
 
 class StepFailed(Exception):
@@ -93,15 +100,16 @@ def token_source() -> str | None:
 
 
 class SimulatorProcess:
-    """The bundled dataops-simulator on 127.0.0.1 and a free port, from the tap's venv."""
+    """The bundled dataops-simulator on 127.0.0.1 and a free port, from the tap's venv: a shared
+    instance (several customers; ``SIMULATOR_TOKEN`` is one of their engineers)."""
 
     def __init__(self, projects: int) -> None:
-        exe = ROOT / ".meltano" / "extractors" / "tap-dataops" / "venv" / "bin" / "dataops-simulator"
+        exe = venv_bin(ROOT / ".meltano" / "utilities" / SIMULATOR / "venv", "dataops-simulator")
         if not exe.exists():
-            raise StepFailed(f"{exe} is missing: `meltano install` did not install the tap")
+            raise StepFailed(f"{exe} is missing: `meltano install utility {SIMULATOR}` did not install it")
         self.proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "--port", "0", "--projects", str(projects),
-             "--seed", "1", "--token", SIMULATOR_TOKEN, "--rate-limit", "0"],
+            [str(exe), "--instance", "--host", "127.0.0.1", "--port", "0", "--projects", str(projects),
+             "--seed", "1", "--rate-limit", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         first = queue.Queue()
@@ -126,8 +134,8 @@ class SimulatorProcess:
 
 
 def run_job(meltano: Path, environment: str, env: dict[str, str]) -> None:
-    cmd = [str(meltano), "--log-format", "json", "--environment", environment, "run", *PLUGINS]
-    say(f"Running: meltano --environment {environment} run {' '.join(PLUGINS)}")
+    cmd = [str(meltano), "--log-format", "json", "--environment", environment, "run", JOB]
+    say(f"Running: meltano --environment {environment} run {JOB} (extract, load, build the models)")
     progress = RunProgress(out=say)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, bufsize=1)
@@ -135,8 +143,8 @@ def run_job(meltano: Path, environment: str, env: dict[str, str]) -> None:
     for line in proc.stdout:
         progress.line(line)
     code = proc.wait()
-    progress.report(prefix="  records synced: ")
     if code != 0:
+        # Not the records the tap sent or the loader received: what landed is the database's to say.
         progress.failed()
         raise StepFailed(f"meltano run failed (exit {code})", code)
 
@@ -147,12 +155,30 @@ def database_path(meltano: Path, environment: str, env: dict[str, str]) -> Path:
     return Path(json.loads(out)["database"])
 
 
+def show_landed(database: Path, *args: str) -> int:
+    """scripts/landed.py in the loader's venv (it has duckdb); its exit status."""
+    python = venv_bin(ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv", "python")
+    return subprocess.run([str(python), str(ROOT / "scripts" / "landed.py"), str(database), *args]).returncode
+
+
+def show_landed_after_failure(database: Path | None) -> None:
+    if database is None:
+        return
+    if not database.is_file():
+        say(f"\nNothing landed: {database} does not exist.")
+        return
+    say(f"\nWhat {database} holds after the failure (committed before it; the models may be older):")
+    if show_landed(database) != 0:
+        say("  (nothing landed)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--simulator-projects", type=int, default=250,
-                        help="projects in the simulated tenant (default 250)")
+    parser.add_argument("--simulator-projects", type=int, default=100,
+                        help="the simulated customer's projects (default 100; the instance's other customers "
+                             "come on top)")
     args = parser.parse_args(argv)
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 -- run by whatever python3 the user has
         say(f"quickstart: Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
         return 1
 
@@ -160,6 +186,7 @@ def main(argv: list[str]) -> int:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     simulator: SimulatorProcess | None = None
+    database: Path | None = None
     try:
         meltano = ensure_meltano()
         say(f"Plugins: meltano install {' '.join(PLUGINS)}")
@@ -171,14 +198,17 @@ def main(argv: list[str]) -> int:
             say(f"Account: the real DataOps.live account (token from {source})")
         else:
             environment = "simulator"
+            run_quiet([meltano, "--log-level", "warning", "install", "utility", SIMULATOR],
+                      f"meltano install utility {SIMULATOR}", env)
             simulator = SimulatorProcess(args.simulator_projects)
             env["TAP_DATAOPS_API_URL"] = simulator.url
             env["TAP_DATAOPS_PRIVATE_TOKEN"] = SIMULATOR_TOKEN
             say(f"Account: no TAP_DATAOPS_PRIVATE_TOKEN set, so the bundled simulator at {simulator.url}")
 
-        run_job(meltano, environment, env)
         database = database_path(meltano, environment, env)
+        run_job(meltano, environment, env)
     except StepFailed as exc:
+        show_landed_after_failure(database)
         say(f"quickstart: {exc}")
         return exc.code
     except KeyboardInterrupt:
@@ -189,12 +219,12 @@ def main(argv: list[str]) -> int:
             simulator.stop()
 
     say(f"\nLanded in {database} (environment {environment}):")
-    python = ROOT / ".meltano" / "loaders" / "target-duckdb" / "venv" / "bin" / "python"
-    shown = subprocess.run([str(python), str(ROOT / "scripts" / "landed.py"), str(database)])
-    if shown.returncode != 0:
-        return shown.returncode
-    say(f"\nDone in {time.monotonic() - started:.0f}s. Query it with DuckDB, or open notebooks/inventory.ipynb "
-        f"(README: The inventory notebook). Run again: {shlex.join(['python3', 'scripts/quickstart.py'])}")
+    shown = show_landed(database, "--answers")
+    if shown != 0:
+        return shown
+    say(f"\nDone in {time.monotonic() - started:.0f}s. Query it with DuckDB (the answers: schema analytics, "
+        f"README: Models), or open notebooks/inventory.ipynb. "
+        f"Run again: {shlex.join(['python3', 'scripts/quickstart.py'])}")
     return 0
 
 
