@@ -21,6 +21,7 @@ FAULT_KINDS = ("500", "502_html", "503_retry_after", "reset", "stall", "truncate
 class Fault:
     kind: str
     retry_after: float | None = None
+    reset_after: float | None = None  # a 429's RateLimit-Reset, when it differs from Retry-After
 
 
 class FaultPlan:
@@ -34,12 +35,13 @@ class FaultPlan:
         self.kinds = kinds
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._injected: list[list] = []  # [kind, remaining, path_prefix, retry_after]
+        self._injected: list[list] = []  # [kind, remaining, path_prefix, retry_after, reset_after]
 
-    def inject(self, kind: str, count: int = 1, path_prefix: str | None = None, retry_after=None) -> None:
+    def inject(self, kind: str, count: int = 1, path_prefix: str | None = None, retry_after=None,
+               reset_after=None) -> None:
         _check(kind)
         with self._lock:
-            self._injected.append([kind, int(count), path_prefix, retry_after])
+            self._injected.append([kind, int(count), path_prefix, retry_after, reset_after])
 
     def pending(self) -> int:
         with self._lock:
@@ -49,12 +51,12 @@ class FaultPlan:
         """The fault for a request known by ``paths`` (e.g. "/api/v4/projects" and "/projects")."""
         with self._lock:
             for entry in self._injected:
-                kind, remaining, prefix, retry_after = entry
+                kind, remaining, prefix, retry_after, reset_after = entry
                 if remaining > 0 and (prefix is None or any(p.startswith(prefix) for p in paths)):
                     entry[1] -= 1
                     if entry[1] == 0:
                         self._injected.remove(entry)
-                    return Fault(kind, retry_after)
+                    return Fault(kind, retry_after, reset_after)
             if self.rate and self.kinds and self._rng.random() < self.rate:
                 return Fault(self._rng.choice(self.kinds))
         return None

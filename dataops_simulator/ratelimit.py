@@ -99,8 +99,10 @@ class RateLimiter:
             w_start, observed = self._counts.get(digest(key), (start, 0))
         return self._headers(limit, observed if w_start == start else 0, start + self.window, now, False)
 
-    def throttled_headers(self, key: str, retry_after: float) -> list[tuple[str, str]]:
-        """Headers of a forced 429 (fault injection): exhausted quota, reset in ``retry_after`` s."""
+    def throttled_headers(self, key: str, retry_after: float,
+                          reset_after: float | None = None) -> list[tuple[str, str]]:
+        """Headers of a forced 429 (fault injection): exhausted quota, ``Retry-After: retry_after``,
+        reset in ``reset_after`` s (default: ``retry_after``)."""
         now = self._clock()
         limit = self.limit if self.limit is not None else 600
         observed = limit + 1
@@ -109,7 +111,8 @@ class RateLimiter:
                 w_start, seen = self._counts.get(digest(key), (0.0, 0))
             if w_start == self._window_start(now):
                 observed = max(observed, seen)
-        headers = self._headers(limit, observed, now + max(1.0, retry_after), now, retry_after=False)
+        reset_in = retry_after if reset_after is None else reset_after
+        headers = self._headers(limit, observed, now + max(1.0, reset_in), now, retry_after=False)
         return [*headers, ("Retry-After", str(max(1, math.ceil(retry_after))))]
 
     def _headers(self, limit: int, observed: int, reset: float, now: float, retry_after: bool):

@@ -263,8 +263,13 @@ class Simulator:
         with self._lock:
             self._requests.clear()
 
-    def inject(self, kind: str, count: int = 1, path_prefix: str | None = None, retry_after=None) -> None:
-        self.faults.inject(kind, count, path_prefix, retry_after)
+    def inject(self, kind: str, count: int = 1, path_prefix: str | None = None, retry_after=None,
+               reset_after=None) -> None:
+        """Answer the next ``count`` requests (under ``path_prefix``) with a ``kind`` fault. A 429
+        says ``Retry-After: retry_after`` (default 1) and ``RateLimit-Reset`` ``reset_after`` seconds
+        from now (default: the same); GitLab's two can differ, as one comes from the throttle's
+        period and the other from the window's end."""
+        self.faults.inject(kind, count, path_prefix, retry_after, reset_after)
 
     def after_requests(self, n: int, fn) -> None:
         """Call ``fn(tenant)`` once, right after the n-th request from now has been answered.
@@ -417,7 +422,8 @@ class Simulator:
         elif fault_name == "429":
             assert fault is not None
             retry_after = fault.retry_after if fault.retry_after is not None else 1
-            status, headers, body, ctype = (429, self.limiter.throttled_headers(auth.token or "", retry_after),
+            status, headers, body, ctype = (429, self.limiter.throttled_headers(auth.token or "", retry_after,
+                                                                                           fault.reset_after),
                                             THROTTLED_BODY, "text/plain")
         else:  # truncated / empty: a 200 whose body is broken
             _, headers, body, ctype = self._answer(method, path, q, auth, dry=True)

@@ -335,8 +335,15 @@ class ApiClient:
         remaining = headers.get("RateLimit-Remaining")
         if remaining is None or not remaining.strip().isdigit():
             return
+        # The window's quota is Observed + Remaining (RateLimit-Limit is per minute whatever the
+        # window, so a short window would make every answer look low).
+        observed = headers.get("RateLimit-Observed", "")
         limit = headers.get("RateLimit-Limit", "")
-        reserve = min(self.low_water, int(limit) // 2) if limit.strip().isdigit() else self.low_water
+        if observed.strip().isdigit():
+            quota = int(observed) + int(remaining)
+        else:
+            quota = int(limit) if limit.strip().isdigit() else None
+        reserve = self.low_water if quota is None else min(self.low_water, quota // 2)
         if int(remaining) <= max(1, reserve):
             wait = server_wait_seconds({"RateLimit-Reset": headers.get("RateLimit-Reset", "")})
             if wait and wait > self.max_rate_limit_wait:

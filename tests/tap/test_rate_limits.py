@@ -81,6 +81,26 @@ def test_a_429_with_only_retry_after_is_waited_out_and_the_same_page_asked_again
     assert "waiting 3.0s as the server asks" in run.stderr
 
 
+def test_a_429_whose_retry_after_outlasts_its_reset_waits_the_retry_after(simulator):
+    """GitLab computes both from the throttle's period (lib/gitlab/rack_attack.rb
+    ``throttled_response_headers``: Retry-After = period - now % period, RateLimit-Reset = now +
+    that, as Unix time), but RateLimit-Reset is read against our clock: a clock ahead of the
+    server's sees it sooner than Retry-After. The tap waits what Retry-After says, here 3 s
+    although the reset reads as 1 s away. Measured on the server's side: the refused page is
+    asked again no sooner than 3 s after the refusal."""
+    sim = simulator(projects=30, rate_limit=None)
+    config = sim_config(sim, page_size=10)
+    sim.after_requests(1, lambda tenant: sim.inject("429", count=1, retry_after=3, reset_after=1))
+    run = run_tap(config, catalog=catalog_for(["projects"], config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(run.ids("projects")) == sorted(p["id"] for p in sim.truth("projects"))
+    served = sim.requests
+    (refused,) = [i for i, r in enumerate(served) if r.status == 429]
+    again = served[refused + 1]
+    assert again.query == served[refused].query, "the refused page is asked for again"
+    assert again.started - served[refused].finished >= 3.0 - 0.05
+
+
 def test_a_429_without_any_header_waits_that_endpoints_interval(simulator):
     """Older GitLab answers a per-endpoint 429 with no header at all: the tap waits the endpoint's
     interval from endpoint_rate_limits (not the per-user minute, not nothing)."""
@@ -98,7 +118,10 @@ def test_a_429_without_any_header_waits_that_endpoints_interval(simulator):
 
 def test_low_remaining_slows_down_before_the_server_says_no(simulator):
     """Behind a proxy that sends RateLimit-* on every answer (GitLab itself sends them only on
-    429s), the tap pauses when few remain instead of spending the last ones."""
+    429s), the tap pauses when few remain instead of spending the last ones. The window's quota
+    is RateLimit-Observed + RateLimit-Remaining (GitLab's doc/administration/settings/
+    user_and_ip_rate_limits.md: Limit is per minute, Observed and Remaining are in the window),
+    so a 2-second window of 12 pauses at 6 left, not after every answer."""
     sim = simulator(projects=400, rate_limit=12, rate_window=2.0, rate_limit_headers="always")
     config = sim_config(sim, page_size=20)
 
