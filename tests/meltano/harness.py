@@ -21,10 +21,14 @@ from pathlib import Path
 
 import duckdb
 
+from tap_dataops.streams import STREAM_TYPES
+
 REPO = Path(__file__).resolve().parents[2]
-STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
-KEYS = {"project_members": ("project_id", "id"), "group_members": ("group_id", "id"),
-        "project_members_all": ("project_id", "id")}
+# The streams the main job lands (the tap's default selection, which meltano.yml keeps) and
+# every stream's key, from the tap itself.
+STREAMS = tuple(vars(s)["name"] for s in STREAM_TYPES if getattr(s, "selected_by_default", True))
+KEYS = {vars(s)["name"]: tuple(s.primary_keys or ()) for s in STREAM_TYPES}
+
 # Every plugin meltano.yml defines; the shared project installs them all, once.
 PLUGINS = ("tap-dataops", "target-duckdb", "target-postgres", "dbt-duckdb", "dbt-postgres")
 # Not needed to run the project (and large).
@@ -120,9 +124,13 @@ def record_keys(records: list[dict], stream: str) -> set[tuple]:
     return {tuple(r[k] for k in KEYS.get(stream, ("id",))) for r in records}
 
 
-def truth_keys(sim, stream: str) -> set[tuple]:
-    """The simulator's records of ``stream`` by primary key (what a full sync must land)."""
-    return record_keys(sim.truth(stream), stream)
+def truth_keys(sim, stream: str, token: str | None = None) -> set[tuple]:
+    """The records of ``stream`` a full sync with ``token`` must land, by primary key (the
+    pipeline tests' definition: tests/pipeline/harness.py ``expected``)."""
+    from tests.pipeline.harness import expected
+
+    return record_keys(expected(sim, stream, token), stream)
+
 
 
 def about(executable: Path) -> dict:

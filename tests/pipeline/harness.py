@@ -242,7 +242,7 @@ def rows(database: Path, stream: str) -> list[dict]:
         con.execute("SET TimeZone = 'UTC'")
         cursor = con.execute(f'SELECT * FROM "{stream}"')
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def tables(database: Path) -> set[str]:
@@ -261,7 +261,7 @@ def same(value: t.Any, got: t.Any) -> bool:
     if isinstance(got, dict):
         return isinstance(value, dict) and all(same(v, got[k]) for k, v in value.items() if k in got)
     if isinstance(got, list):
-        return isinstance(value, list) and len(got) == len(value) and all(same(v, g) for v, g in zip(value, got))
+        return isinstance(value, list) and len(got) == len(value) and all(same(v, g) for v, g in zip(value, got, strict=True))
     if isinstance(got, str) and not isinstance(value, str):  # JSON columns
         try:
             return json.loads(got) == value

@@ -63,7 +63,7 @@ def test_server_errors_outlasting_the_retry_budget_fail_loudly_and_resume(simula
     run = pipeline.run()
     assert_loud_and_resumable(pipeline, run, "502")
     assert "DataOps.live may be unavailable; rerun later (the run resumes from its last state)" in run.tap_errors()[0]
-    with sim.faults._lock:  # the server recovers (the simulator has no public "un-inject")  # noqa: SLF001
-        sim.faults._injected.clear()  # noqa: SLF001
+    with sim.faults._lock:  # the server recovers (the simulator has no public "un-inject")
+        sim.faults._injected.clear()
     assert pipeline.until_complete().ok
     pipeline.assert_equals_truth()

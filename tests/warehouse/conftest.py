@@ -1,5 +1,6 @@
 """A real PostgreSQL server (Debian's postgresql package) on 127.0.0.1 for the session, and
-the Meltano project with MeltanoLabs' target-postgres installed.
+the session's Meltano project (tests/meltano/shared.py: MeltanoLabs' target-postgres and
+dbt-postgres installed with the rest) and the main job's DuckDB run to compare with.
 
 The server runs from a data directory under a fresh temporary directory, as the `postgres`
 system user when the tests run as root (PostgreSQL refuses to run as root), with trust
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.meltano import shared
 from tests.meltano.harness import MeltanoProject
 
 
@@ -85,6 +87,9 @@ def postgres() -> t.Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def warehouse_project(tmp_path_factory) -> MeltanoProject:
-    project = MeltanoProject.create(tmp_path_factory.mktemp("warehouse"))
-    project.install("tap-dataops", "target-postgres")
-    return project
+    return shared.meltano_project(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def inventory(tmp_path_factory) -> shared.Inventory:
+    return shared.inventory(tmp_path_factory)
