@@ -52,10 +52,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tap_dataops.streams import STREAM_NAMES
+
 TOKEN = "sim-token"
-STREAMS = ("projects", "namespaces", "groups", "project_members", "group_members", "pipelines", "jobs")
+# Every stream the tap selects by default (bridges is not), from the tap's own list.
+STREAMS = tuple(s for s in STREAM_NAMES if s != "bridges")
 RUN_COMPLETE = re.compile(
-    r"Run complete: (\d+) requests, (\d+) retried, (\d+) rate limited \(([\d.]+)s waited for the rate limit\)")
+    r"Run complete: (\d+) requests, (\d+) retried, (\d+) rate limited \(([\d.]+)s waited for the server's rate limit")
 LIMIT = 600  # requests per minute, the simulator's and the tap's
 
 
@@ -189,7 +192,9 @@ class _StderrKeeper(threading.Thread):
 def run_tap(workdir: Path, name: str, sim: SimulatorProcess, catalog: Path, *, max_concurrency: int,
             requests_per_minute: int, timeout: float) -> dict:
     config = workdir / f"{name}.config.json"
-    config.write_text(json.dumps({"api_url": sim.url, "private_token": TOKEN, "page_size": 100,
+    # The simulator's single tenant read whole (its token is the tenant's administrator): the
+    # same work as before the membership scope became the default.
+    config.write_text(json.dumps({"api_url": sim.url, "private_token": TOKEN, "page_size": 100, "scope": "instance",
                                   "requests_per_minute": requests_per_minute,
                                   "max_concurrency": max_concurrency}))
     cmd = _bin("tap-dataops") + ["--config", str(config), "--catalog", str(catalog)]
@@ -328,13 +333,14 @@ def throughput(args, workdir: Path, catalogs) -> dict:
 
 def _table(headers: list[str], rows: list[list[str]], markdown: bool = False) -> str:
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"]
+        rule = "|" + "|".join("---:" if i else "---" for i in range(len(headers))) + "|"
+        lines = ["| " + " | ".join(headers) + " |", rule]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
