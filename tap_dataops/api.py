@@ -339,6 +339,7 @@ class ApiClient:
         # window, so a short window would make every answer look low).
         observed = headers.get("RateLimit-Observed", "")
         limit = headers.get("RateLimit-Limit", "")
+        quota: int | None
         if observed.strip().isdigit():
             quota = int(observed) + int(remaining)
         else:
