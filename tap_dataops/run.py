@@ -48,7 +48,10 @@ class Scope:
     mode: str = MEMBERSHIP
     group_refs: tuple[str, ...] = ()  # the groups setting
     project_refs: tuple[str, ...] = ()  # the projects setting
-    projects: dict[int, dict] = dataclasses.field(default_factory=dict)  # id -> its namespace object
+    projects: set[int] = dataclasses.field(default_factory=set)  # the projects listed
+    # The namespace objects those projects are in, once per namespace (by id): memory grows
+    # with the namespaces, not with the projects.
+    project_namespaces: dict[int, dict] = dataclasses.field(default_factory=dict)
     groups: dict[int, dict] = dataclasses.field(default_factory=dict)  # id -> its record
     ci_disabled_projects: set[int] = dataclasses.field(default_factory=set)
     without_statistics: int = 0

@@ -187,6 +187,7 @@ seam(Tap, "load_streams", ("self",),
      "the SDK syncs streams sorted by name; namespaces and removed_projects are made from the projects and "
      "groups listings, which must come first (else each listing is read twice)")
 seam(Tap, "get_singer_command", ("cls",), "the SDK's command, with every failure as one line (errors.py)")
+seam(Tap, "run_connection_test", ("self",), "@final; the SDK's --test ends without a word, and a user wants a verdict")
 
 
 class TapSeams(Tap):
@@ -211,6 +212,15 @@ class TapSeams(Tap):
 
     def close_run(self) -> None:
         """Called once after the run, successful or not."""
+
+    def connection_test_passed(self) -> None:
+        """Called once after ``--test`` read the first record of every stream."""
+
+    @override  # type: ignore[misc]  # @final in the SDK, see the seam above
+    def run_connection_test(self) -> bool:
+        passed = super().run_connection_test()
+        self.connection_test_passed()
+        return passed
 
     @override  # type: ignore[misc]  # @final in the SDK, see the seam above
     def sync_all(self) -> None:

@@ -134,7 +134,10 @@ class ProjectsStream(VersionedStream):
     def observe_page(self, records: list[dict]) -> None:
         scope = self.run.scope
         for project in records:
-            scope.projects[project["id"]] = project.get("namespace") or {}
+            scope.projects.add(project["id"])
+            namespace = project.get("namespace") or {}
+            if namespace.get("id") is not None:
+                scope.project_namespaces.setdefault(namespace["id"], namespace)
             if project.get("builds_access_level") == "disabled" or project.get("jobs_enabled") is False:
                 scope.ci_disabled_projects.add(project["id"])
             if not project.get("statistics"):
@@ -258,10 +261,7 @@ class NamespacesStream(VersionedStream):
         self.ensure_listed("projects")
         self.ensure_listed("groups")
         scope = self.run.scope
-        wanted: dict[int, dict] = {}
-        for namespace in scope.projects.values():
-            if namespace.get("id") is not None:
-                wanted[namespace["id"]] = namespace
+        wanted: dict[int, dict] = dict(scope.project_namespaces)
         for group_id, group in scope.groups.items():
             wanted.setdefault(group_id, {**{key: group.get(key) for key in NAMESPACE_BASIC}, "kind": "group"})
         return self._in_scope(super().record_pages(context, lookahead=lookahead), wanted)

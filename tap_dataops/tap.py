@@ -244,6 +244,11 @@ class TapDataOps(TapSeams):
         self.activate_versions()
         t.cast("PacedStateWriter", self.state_writer).flush()  # the final state, whether or not it was due
 
+    @override
+    def connection_test_passed(self) -> None:
+        self.run.fetcher.close()
+        self.logger.info("Connection test passed, every stream answered: %s", self.run.api.stats.describe())
+
     def activate_versions(self) -> None:
         """Every full-table stream was read completely: rows without this run's version are gone.
 

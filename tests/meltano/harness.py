@@ -21,13 +21,12 @@ from pathlib import Path
 
 import duckdb
 
-from tap_dataops.streams import STREAM_TYPES
+from tests.pipeline.harness import KEYS, STREAMS, expected
 
 REPO = Path(__file__).resolve().parents[2]
-# The streams the main job lands (the tap's default selection, which meltano.yml keeps) and
-# every stream's key, from the tap itself.
-STREAMS = tuple(vars(s)["name"] for s in STREAM_TYPES if getattr(s, "selected_by_default", True))
-KEYS = {vars(s)["name"]: tuple(s.primary_keys or ()) for s in STREAM_TYPES}
+# STREAMS: the streams the main job lands (the tap's default selection, which meltano.yml
+# keeps); KEYS: every stream's key. One definition, in tests/pipeline/harness.py.
+__all__ = ["KEYS", "STREAMS"]
 
 # Every plugin meltano.yml defines; the shared project installs them all, once.
 PLUGINS = ("tap-dataops", "target-duckdb", "target-postgres", "dbt-duckdb", "dbt-postgres")
@@ -127,8 +126,6 @@ def record_keys(records: list[dict], stream: str) -> set[tuple]:
 def truth_keys(sim, stream: str, token: str | None = None) -> set[tuple]:
     """The records of ``stream`` a full sync with ``token`` must land, by primary key (the
     pipeline tests' definition: tests/pipeline/harness.py ``expected``)."""
-    from tests.pipeline.harness import expected
-
     return record_keys(expected(sim, stream, token), stream)
 
 

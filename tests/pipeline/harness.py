@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from tap_dataops.streams import STREAM_NAMES
+from tap_dataops.streams import STREAM_TYPES
 
 BIN = Path(sys.executable).parent
 TAP = shutil.which("tap-dataops", path=str(BIN)) or shutil.which("tap-dataops") or "tap-dataops"
@@ -35,12 +35,10 @@ TOKEN = "glpat-Sim-T0ken-4242"  # the simulator fixture accepts it (tests/confte
 TAP_PREFIX = "tap-dataops: "
 LOADER_PREFIX = "target-dataops-duckdb: "
 
-# The streams a default catalog selects (bridges are not selected by default), in sync order.
-STREAMS = tuple(name for name in STREAM_NAMES if name != "bridges")
-KEYS = dict.fromkeys(STREAM_NAMES, ("id",)) | {
-    "project_members": ("project_id", "id"), "project_members_all": ("project_id", "id"),
-    "group_members": ("group_id", "id"),
-}
+# The streams a default catalog selects (bridges are not selected by default), in sync order,
+# and every stream's key: from the tap itself.
+STREAMS = tuple(vars(s)["name"] for s in STREAM_TYPES if getattr(s, "selected_by_default", True))
+KEYS = {vars(s)["name"]: tuple(s.primary_keys or ()) for s in STREAM_TYPES}
 PARENT_STREAMS = ("projects", "namespaces", "groups")
 # The simulator's name for what a stream holds, where it differs.
 TRUTH_NAMES = {"project_members_all": "effective_access"}

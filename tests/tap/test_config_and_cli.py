@@ -117,3 +117,18 @@ def test_unreadable_state_file_is_one_line(simulator, tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.startswith("tap-dataops:")]
     assert len(lines) == 1 and "not valid JSON" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_connection_test_ends_with_a_verdict_and_no_error_lines(simulator):
+    """`--test` (the SDK's connection test: the first record of every stream) says that it
+    passed; it used to print the SDK's ERROR line for every stream it cut short, and no verdict.
+    With a rejected token it is the one-line error of any run."""
+    sim = simulator(projects=10, rate_limit=None)
+    passed = run_tap(sim_config(sim), "--test")
+    assert passed.returncode == 0, passed.stderr
+    lines = passed.stderr.splitlines()
+    assert [line for line in lines if "ERROR" in line] == []
+    assert "Connection test passed, every stream answered" in lines[-1]
+    failed = run_tap(sim_config(sim, private_token="glpat-Wrong-0000"), "--test")
+    assert failed.returncode == 1
+    assert len(failed.error_lines()) == 1 and "rejected the token (401" in failed.error_lines()[0]
