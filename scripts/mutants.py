@@ -89,6 +89,20 @@ MUTATIONS = (
         "        if int(remaining) < 0:",
         ("tests/tap/test_rate_limits.py",),
     ),
+    Mutation(
+        "chatter-shown", "a default run shows what a person reads, not the SDK's per-record lines",
+        "tap_dataops/logs.py",
+        "    def filter(self, record: logging.LogRecord) -> bool:\n        if logging.getLogger()",
+        "    def filter(self, record: logging.LogRecord) -> bool:\n        return True\n        if logging.getLogger()",
+        ("tests/tap/test_log_output.py",),
+    ),
+    Mutation(
+        "pacing-unreported", "the summary counts the tap's own pacing",
+        "tap_dataops/api.py",
+        "        self.stats.add(requests=1, paced_seconds=paced)",
+        "        self.stats.add(requests=1, paced_seconds=0)",
+        ("tests/tap/test_log_output.py",),
+    ),
 )
 
 

@@ -44,3 +44,20 @@ def pytest_xdist_make_scheduler(config, log):
             return next((group for group, prefixes in GROUPS.items() if nodeid.startswith(prefixes)), nodeid)
 
     return GroupScheduling(config, log)
+
+
+# The session's Meltano project (every plugin meltano.yml defines, installed once) and the main
+# job's run against a shared instance (tests/meltano/shared.py), for tests/meltano,
+# tests/transform, tests/warehouse and tests/notebook.
+@pytest.fixture(scope="session")
+def meltano_project(tmp_path_factory):
+    from tests.meltano import shared
+
+    return shared.meltano_project(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def inventory(tmp_path_factory):
+    from tests.meltano import shared
+
+    return shared.inventory(tmp_path_factory)

@@ -8,9 +8,9 @@
   bundled DuckDB loader, ``dbt build``), with "now" pinned (DBT_AS_OF) so that another warehouse
   built from the same tenant answers exactly the same.
 
-Each directory's conftest.py turns these into session fixtures; a module-level memo (not a
-fixture in one conftest) is what lets tests/meltano, tests/transform, tests/warehouse and
-tests/notebook use the same ones.
+tests/conftest.py makes them the session fixtures ``meltano_project`` and ``inventory`` of
+tests/meltano, tests/transform, tests/warehouse and tests/notebook; the memo keeps
+``inventory`` on the project the other fixture built.
 """
 
 from __future__ import annotations

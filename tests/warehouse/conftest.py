@@ -1,5 +1,5 @@
-"""A real PostgreSQL server (Debian's postgresql package) on 127.0.0.1 for the session, and
-the session's Meltano project (tests/meltano/shared.py: MeltanoLabs' target-postgres and
+"""A real PostgreSQL server (Debian's postgresql package) on 127.0.0.1 for the session, used
+with the session's Meltano project (tests/conftest.py: MeltanoLabs' target-postgres and
 dbt-postgres installed with the rest) and the main job's DuckDB run to compare with.
 
 The server runs from a data directory under a fresh temporary directory, as the `postgres`
@@ -21,9 +21,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
-from tests.meltano import shared
-from tests.meltano.harness import MeltanoProject
 
 
 @dataclasses.dataclass
@@ -83,13 +80,3 @@ def postgres() -> t.Iterator[Postgres]:
         subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        cwd=base, capture_output=True, timeout=120)
         shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def warehouse_project(tmp_path_factory) -> MeltanoProject:
-    return shared.meltano_project(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def inventory(tmp_path_factory) -> shared.Inventory:
-    return shared.inventory(tmp_path_factory)

@@ -46,7 +46,7 @@ def _normalised(rows) -> list[tuple[str, ...]]:
 
 
 @pytest.fixture(scope="module")
-def landed(warehouse_project, postgres, inventory):
+def landed(meltano_project, postgres, inventory):
     """The main job's tenant, loaded into Postgres and modelled there (the models' "now" pinned
     to the DuckDB build's)."""
     postgres.psql("postgres", "DROP DATABASE IF EXISTS inventory")
@@ -56,7 +56,7 @@ def landed(warehouse_project, postgres, inventory):
         TARGET_POSTGRES_USER=postgres.user, TARGET_POSTGRES_PASSWORD="unused-trust-auth",
         TARGET_POSTGRES_DATABASE="inventory",
     )
-    run = warehouse_project.run("run", "--full-refresh", "tap-dataops", "target-postgres", "dbt-postgres:build",
+    run = meltano_project.run("run", "--full-refresh", "tap-dataops", "target-postgres", "dbt-postgres:build",
                                 env=env, timeout=600)
     return env, run
 
@@ -108,9 +108,9 @@ def test_every_mart_answers_as_on_duckdb(landed, postgres, inventory, mart):
     assert got == want
 
 
-def test_a_scheduled_run_upserts_never_duplicates(landed, warehouse_project, postgres):
+def test_a_scheduled_run_upserts_never_duplicates(landed, meltano_project, postgres):
     """The scheduled run again, from Meltano's saved state: rows are upserted, never duplicated."""
     env, _ = landed
     before = {s: postgres.psql("inventory", f"SELECT count(*) FROM {SCHEMA}.{s}") for s in STREAMS}
-    warehouse_project.run("run", "tap-dataops", "target-postgres", env=env, timeout=600)
+    meltano_project.run("run", "tap-dataops", "target-postgres", env=env, timeout=600)
     assert {s: postgres.psql("inventory", f"SELECT count(*) FROM {SCHEMA}.{s}") for s in STREAMS} == before
