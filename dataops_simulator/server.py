@@ -267,8 +267,8 @@ class Simulator:
                reset_after=None) -> None:
         """Answer the next ``count`` requests (under ``path_prefix``) with a ``kind`` fault. A 429
         says ``Retry-After: retry_after`` (default 1) and ``RateLimit-Reset`` ``reset_after`` seconds
-        from now (default: the same); GitLab's two can differ, as one comes from the throttle's
-        period and the other from the window's end."""
+        from now (default: the same). GitLab computes both from one instant, but RateLimit-Reset
+        is an absolute time, read against the client's clock: a clock ahead sees it sooner."""
         self.faults.inject(kind, count, path_prefix, retry_after, reset_after)
 
     def after_requests(self, n: int, fn) -> None:
