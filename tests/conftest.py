@@ -28,10 +28,10 @@ def simulator():
 # The suite runs in parallel (pytest-xdist, `-n 4` in pyproject.toml). Tests that share one
 # expensive session object must run in one worker, so that it is built once: the Meltano project
 # and the main job's landed instance (tests/meltano/shared.py), and the quickstart's fresh clone
-# with its own Meltano: GROUPS, by directory. xdist's own `--dist loadgroup` does not group under pytest 9 (it renames items' node ids,
-# which pytest 9 no longer reads back), so the scheduler is ours: xdist's load-by-scope, with a
-# group as the scope of its tests and every other test a scope of its own. Scopes are handed out
-# largest first (xdist's default), so the two long groups start at once.
+# with its own Meltano: GROUPS, by directory. xdist's own `--dist loadgroup` does not group under
+# pytest 9 (it renames items' node ids, which pytest 9 no longer reads back), so the scheduler is
+# ours: xdist's load-by-scope, with a group as the scope of its tests and every other test a scope
+# of its own. Scopes are handed out most tests first (xdist's default), so both groups start at once.
 GROUPS = {"meltano": ("tests/meltano/", "tests/transform/", "tests/warehouse/", "tests/notebook/"),
           "quickstart": ("tests/quickstart/",)}
 
