@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 import duckdb
@@ -69,11 +68,16 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def make_meltano_venv(path: Path) -> Path:
-    """A venv at ``path`` with Meltano; returns the meltano executable."""
-    venv.EnvBuilder(with_pip=True).create(path)
-    python = path / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", meltano_spec()],
-                   check=True, capture_output=True, timeout=600, env=clean_env())
+    """A venv at ``path`` with Meltano; returns the meltano executable. Made with uv (a test
+    dependency; Meltano itself installs the plugins with uv): the same venv the quickstart makes
+    with pip, in about 2 s instead of 17. The quickstart keeps pip, which is all a user needs."""
+    from uv import find_uv_bin
+
+    uv, env = find_uv_bin(), clean_env()
+    subprocess.run([uv, "venv", "--quiet", str(path)], check=True, capture_output=True, timeout=120, env=env)
+    subprocess.run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(path / "bin" / "python"),
+                    meltano_spec()],
+                   check=True, capture_output=True, timeout=600, env=env)
     return path / "bin" / "meltano"
 
 

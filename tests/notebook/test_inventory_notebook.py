@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import tomllib
 from pathlib import Path
 
 import duckdb
@@ -66,10 +68,33 @@ def _first_table(outputs: list) -> dict[str, str]:
     return dict(line.split()[:2] for line in first.splitlines()[1:-1])
 
 
+@pytest.fixture(scope="session")
+def kernel_dir(tmp_path_factory) -> Path:
+    """A python3 kernel in a venv of its own, as `pip install -e '.[notebook]'` gives a user: the
+    notebook extra's packages but JupyterLab (the editor, not needed to execute). Its kernelspec
+    lives in the returned Jupyter data directory."""
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["notebook"]
+    packages = [p for p in extra if not p.startswith("jupyterlab")]
+    from uv import find_uv_bin
+
+    root = tmp_path_factory.mktemp("kernel")
+    uv, venv = find_uv_bin(), root / "venv"
+    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True, capture_output=True, timeout=120)
+    subprocess.run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(venv / "bin" / "python"),
+                    *packages], check=True, capture_output=True, timeout=600)
+    spec = root / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (notebook extra)", "language": "python"}))
+    return root / "jupyter"
+
+
 @pytest.fixture
-def kernel_env(monkeypatch):
+def kernel_env(monkeypatch, kernel_dir):
     for name in ("DATAOPS_DUCKDB", "DATAOPS_SCHEMA", "DATAOPS_MODELS_SCHEMA"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JUPYTER_PATH", str(kernel_dir))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 
